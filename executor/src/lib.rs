@@ -1,0 +1,1 @@
+//! spool's work-stealing M:N scheduler of async tasks over Ps.
