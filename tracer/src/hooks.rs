@@ -176,3 +176,77 @@ pub fn stw_begin(kind: &'static str) {
 pub fn stw_end() {
     if enabled() {}
 }
+
+// --- GC-like phases and heap accounting (applications, counting allocator) ---
+
+/// An application-defined GC-like phase begins on the running task (GCBegin).
+#[inline(always)]
+pub fn gc_begin() {
+    if enabled() {}
+}
+
+/// The phase `gc_begin` opened ends (GCEnd).
+#[inline(always)]
+pub fn gc_end() {
+    if enabled() {}
+}
+
+/// The live heap is now `bytes` bytes (HeapAlloc); from spool's optional
+/// counting global allocator. Needs the calling M to hold a P.
+#[inline(always)]
+pub fn heap_alloc(bytes: u64) {
+    if enabled() {
+        let _ = bytes;
+    }
+}
+
+// --- User annotations (issue 5). They need a running task on the calling M;
+// --- calls without one are dropped and counted (never written: the format forbids them).
+
+/// A user task begins (UserTaskBegin). `id` is never 0; `parent` is 0 for none.
+#[inline(always)]
+pub fn user_task_begin(id: u64, parent: u64, name: &str) {
+    if enabled() {
+        let _ = (id, parent, name);
+    }
+}
+
+/// A user task ends (UserTaskEnd).
+#[inline(always)]
+pub fn user_task_end(id: u64) {
+    if enabled() {
+        let _ = id;
+    }
+}
+
+/// A region begins on the running task (UserRegionBegin); `task` 0 = background.
+#[inline(always)]
+pub fn user_region_begin(task: u64, name: &str) {
+    if enabled() {
+        let _ = (task, name);
+    }
+}
+
+/// The innermost region of that name ends on the running task (UserRegionEnd).
+#[inline(always)]
+pub fn user_region_end(task: u64, name: &str) {
+    if enabled() {
+        let _ = (task, name);
+    }
+}
+
+/// A user log record (UserLog): `category` is Go's key, `message` its value.
+#[inline(always)]
+pub fn user_log(task: u64, category: &str, message: &str) {
+    if enabled() {
+        let _ = (task, category, message);
+    }
+}
+
+/// Sets the running task's label (GoLabel).
+#[inline(always)]
+pub fn go_label(label: &str) {
+    if enabled() {
+        let _ = label;
+    }
+}
