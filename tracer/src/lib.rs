@@ -5,3 +5,4 @@
 //! Go's v2 execution trace (see `docs/trace-format.md`).
 
 pub mod hooks;
+pub mod read;

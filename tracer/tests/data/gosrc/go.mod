@@ -1,0 +1,3 @@
+module spooltracedemo
+
+go 1.22
