@@ -60,19 +60,6 @@ fn hook_cost(c: &mut Criterion) {
         })
     });
 
-    // The load alone, for reference: what "one relaxed atomic load" costs here.
-    g.bench_function("enabled_load_x8", |b| {
-        b.iter(|| {
-            for id in 0..BATCH {
-                let id = black_box(id);
-                let mut n = 0u32;
-                for _ in 0..HOOKS_PER_ROUND {
-                    n += u32::from(hooks::enabled());
-                }
-                black_box((id, n, &state, site));
-            }
-        })
-    });
     g.finish();
 }
 
