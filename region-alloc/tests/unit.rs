@@ -191,11 +191,9 @@ fn every_pointer_is_aligned_in_bounds_and_disjoint() {
                 let addr = p.as_ptr() as usize;
                 assert_eq!(addr % align.max(8), 0, "size {size} align {align}");
                 assert!(region.contains(p.as_ptr()), "start out of bounds");
-                // SAFETY: computes the last byte of the allocation (in bounds).
-                assert!(
-                    region.contains(unsafe { p.as_ptr().add(size - 1) }),
-                    "end out of bounds"
-                );
+                // SAFETY: `size - 1` stays inside the allocation of `size` bytes.
+                let last = unsafe { p.as_ptr().add(size - 1) };
+                assert!(region.contains(last), "end out of bounds");
                 // SAFETY: `p` is valid for `size` bytes while `region` lives.
                 unsafe { p.as_ptr().write_bytes(i as u8, size) };
                 ranges.push((addr, size, i as u8));
