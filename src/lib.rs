@@ -2,3 +2,9 @@
 //! tracer built in. This crate re-exports the executor and tracer APIs.
 
 pub use spool_tracer as tracer;
+
+// The executor (issue 3): runtime, spawning, joining, timers.
+pub use spool_executor::{
+    Builder, Handle, JoinError, JoinHandle, MAX_PROCS, PROCS_ENV, Runtime, YieldNow, spawn, time,
+    yield_now,
+};

@@ -1,1 +1,39 @@
 //! spool's work-stealing M:N scheduler of async tasks over Ps.
+//!
+//! Users write ordinary futures and run them as goroutine-like tasks: cheap
+//! to spawn by the hundred thousand, spread over a few OS threads by a
+//! Go-style scheduler (see `sched/mod.rs` for the design). Every scheduling
+//! transition calls a hook of `spool_tracer::hooks`, so a trace can show it.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use spool_executor::{Runtime, spawn, time::sleep};
+//!
+//! let rt = Runtime::new().unwrap();
+//! let out = rt.block_on(async {
+//!     let h = spawn(async {
+//!         sleep(Duration::from_millis(2)).await;
+//!         "done"
+//!     });
+//!     h.await.unwrap()
+//! });
+//! assert_eq!(out, "done");
+//! ```
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+mod context;
+mod runtime;
+mod sched;
+mod sync;
+mod task;
+pub mod time;
+
+pub use context::{YieldNow, set_block_reason, yield_now};
+pub use runtime::{Builder, Handle, MAX_PROCS, PROCS_ENV, Runtime, spawn};
+pub use task::{JoinError, JoinHandle};
+#[doc(hidden)]
+pub use task::{TaskInfo, TaskStatus};

@@ -1,0 +1,217 @@
+//! Per-thread scheduler context: which runtime this thread serves, and the
+//! "why am I pending" slots a poll fills in.
+//!
+//! Set by worker threads (for their whole life) and by `block_on` (for its
+//! duration). Read by `spawn`, timers, wakes (to pick the local run queue)
+//! and by the poll loop after each poll. Invariants:
+//! - `shared` is non-null exactly while the thread is a worker or inside
+//!   `block_on`, and the runtime it points to is kept alive by that caller.
+//! - `core` is non-null only on worker threads and points to the worker's
+//!   [`Core`](crate::sched::worker::Core), which outlives the setting.
+//! - The block reason, yield flag and budget are reset by [`begin_poll`] and
+//!   read back by [`end_poll`]; primitives set them right before returning
+//!   `Pending`.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use spool_tracer::hooks::BlockReason;
+
+use crate::sched::Shared;
+use crate::sched::worker::Core;
+
+/// Polls of spool primitives a task may make in one poll before they start
+/// returning `Pending` (and waking the task): tokio's value.
+const BUDGET: u8 = 128;
+
+struct Ctx {
+    shared: Cell<*const Shared>,
+    core: Cell<*const Core>,
+    polling: Cell<bool>,
+    in_stw: Cell<bool>,
+    reason: Cell<Option<BlockReason>>,
+    yielded: Cell<bool>,
+    budget_exhausted: Cell<bool>,
+    budget: Cell<u8>,
+}
+
+thread_local! {
+    static CTX: Ctx = const {
+        Ctx {
+            shared: Cell::new(std::ptr::null()),
+            core: Cell::new(std::ptr::null()),
+            polling: Cell::new(false),
+            in_stw: Cell::new(false),
+            reason: Cell::new(None),
+            yielded: Cell::new(false),
+            budget_exhausted: Cell::new(false),
+            budget: Cell::new(BUDGET),
+        }
+    };
+}
+
+/// What a poll reported about why it returned `Pending`.
+pub(crate) struct PollEnd {
+    /// Set by the primitive that returned `Pending` ([`set_block_reason`]).
+    pub(crate) reason: Option<BlockReason>,
+    /// `yield_now` was the reason.
+    pub(crate) yielded: bool,
+    /// The cooperative budget ran out.
+    pub(crate) budget_exhausted: bool,
+}
+
+/// Called right before a task (or `block_on` future) is polled.
+pub(crate) fn begin_poll() {
+    CTX.with(|c| {
+        c.polling.set(true);
+        c.reason.set(None);
+        c.yielded.set(false);
+        c.budget_exhausted.set(false);
+        c.budget.set(BUDGET);
+    });
+}
+
+/// Called right after the poll; returns and clears what it reported.
+pub(crate) fn end_poll() -> PollEnd {
+    CTX.with(|c| {
+        c.polling.set(false);
+        PollEnd {
+            reason: c.reason.take(),
+            yielded: c.yielded.replace(false),
+            budget_exhausted: c.budget_exhausted.replace(false),
+        }
+    })
+}
+
+/// Records why the running task is about to return `Pending`, for the
+/// tracer's GoBlock reason. spool's own primitives call it (sleep → `Sleep`,
+/// `JoinHandle` → `Join`, ...); other crates built on spool may too. Unknown
+/// futures leave it unset and are reported as `Pending`. Outside a poll it
+/// does nothing.
+///
+/// ```
+/// use spool_executor::set_block_reason;
+/// use spool_tracer::hooks::BlockReason;
+/// // In a hand-written future, right before `return Poll::Pending`:
+/// set_block_reason(BlockReason::Chan);
+/// ```
+#[doc(hidden)]
+pub fn set_block_reason(reason: BlockReason) {
+    CTX.with(|c| {
+        if c.polling.get() {
+            c.reason.set(Some(reason));
+        }
+    });
+}
+
+/// Consumes one unit of the running task's cooperative budget. When it is
+/// exhausted, wakes the task and returns false: the caller must return
+/// `Pending` (the task is then re-queued behind the others, as a yield).
+pub(crate) fn poll_proceed(cx: &Context<'_>) -> bool {
+    CTX.with(|c| {
+        if !c.polling.get() {
+            return true;
+        }
+        let b = c.budget.get();
+        if b == 0 {
+            c.budget_exhausted.set(true);
+            cx.waker().wake_by_ref();
+            false
+        } else {
+            c.budget.set(b - 1);
+            true
+        }
+    })
+}
+
+/// True while this thread is polling a task or a `block_on` future.
+pub(crate) fn is_polling() -> bool {
+    CTX.with(|c| c.polling.get())
+}
+
+/// The runtime this thread serves, if any.
+pub(crate) fn current_shared() -> *const Shared {
+    CTX.with(|c| c.shared.get())
+}
+
+/// The worker core of this thread if it is a worker of `shared`.
+pub(crate) fn with_core<R>(shared: *const Shared, f: impl FnOnce(Option<&Core>) -> R) -> R {
+    CTX.with(|c| {
+        let core = c.core.get();
+        if !core.is_null() && std::ptr::eq(c.shared.get(), shared) {
+            // SAFETY: `core` is set by the worker loop for as long as the
+            // Core lives on its stack, and only ever shared by `&`.
+            f(Some(unsafe { &*core }))
+        } else {
+            f(None)
+        }
+    })
+}
+
+/// Restores the previous context when dropped.
+pub(crate) struct EnterGuard {
+    prev_shared: *const Shared,
+    prev_core: *const Core,
+}
+
+/// Marks this thread as serving `shared` (with `core` on worker threads).
+pub(crate) fn enter(shared: *const Shared, core: *const Core) -> EnterGuard {
+    CTX.with(|c| EnterGuard {
+        prev_shared: c.shared.replace(shared),
+        prev_core: c.core.replace(core),
+    })
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        CTX.with(|c| {
+            c.shared.set(self.prev_shared);
+            c.core.set(self.prev_core);
+        });
+    }
+}
+
+/// Marks this thread as running a stop-the-world closure.
+pub(crate) fn set_in_stw(v: bool) -> bool {
+    CTX.with(|c| c.in_stw.replace(v))
+}
+
+/// Yields the current task once: it goes to the back of its P's run queue,
+/// letting the other runnable tasks go first (Go's `runtime.Gosched`).
+///
+/// # Examples
+///
+/// ```
+/// let rt = spool_executor::Runtime::new().unwrap();
+/// rt.block_on(async {
+///     for _ in 0..3 {
+///         spool_executor::yield_now().await;
+///     }
+/// });
+/// ```
+pub fn yield_now() -> YieldNow {
+    YieldNow { yielded: false }
+}
+
+/// The future returned by [`yield_now`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        CTX.with(|c| c.yielded.set(true));
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}

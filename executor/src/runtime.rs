@@ -1,0 +1,545 @@
+//! The public runtime API: `Builder`, `Runtime`, `Handle`, free `spawn`.
+//!
+//! A `Runtime` owns the M threads and shuts them down when dropped; any
+//! number of `Handle`s (cheap `Arc` clones) may spawn onto it from any
+//! thread. Invariants: `Runtime::drop` and `shutdown_timeout` run the
+//! shutdown sequence of `sched/mod.rs` exactly once; a `Handle` outliving the
+//! runtime can still spawn, but its tasks are cancelled at once.
+
+use std::env;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::panic::Location;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_deque::Worker;
+use spool_tracer::hooks::{self, ProcTraceState};
+
+use crate::context;
+use crate::sched::park::Parker;
+use crate::sched::worker::{self, Core};
+use crate::sched::{Proc, Shared, block_on, table};
+use crate::task::{JoinHandle, TaskInfo};
+use crate::time::heap::TimerHeap;
+
+/// The environment variable that sets the number of Ps.
+pub const PROCS_ENV: &str = "SPOOL_PROCS";
+
+/// The most Ps a runtime may have.
+pub const MAX_PROCS: usize = 1024;
+
+/// Configures and builds a [`Runtime`].
+///
+/// # Examples
+///
+/// ```
+/// let rt = spool_executor::Builder::new()
+///     .procs(2)
+///     .thread_name("my-worker")
+///     .build()
+///     .unwrap();
+/// assert_eq!(rt.block_on(async { 1 + 1 }), 2);
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct Builder {
+    procs: Option<usize>,
+    thread_name: Option<String>,
+}
+
+impl Builder {
+    /// A builder with the defaults: `SPOOL_PROCS` or one P per core,
+    /// threads named `spool-m-N`.
+    ///
+    /// ```
+    /// let rt = spool_executor::Builder::new().build().unwrap();
+    /// assert!(rt.handle().procs() >= 1);
+    /// ```
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Sets the number of Ps (and M threads). Takes precedence over
+    /// `SPOOL_PROCS`; must be between 1 and [`MAX_PROCS`] (checked by `build`).
+    ///
+    /// ```
+    /// let rt = spool_executor::Builder::new().procs(3).build().unwrap();
+    /// assert_eq!(rt.handle().procs(), 3);
+    /// ```
+    pub fn procs(&mut self, n: usize) -> &mut Builder {
+        self.procs = Some(n);
+        self
+    }
+
+    /// Names the M threads `{name}-{index}`.
+    ///
+    /// ```
+    /// let rt = spool_executor::Builder::new().thread_name("w").procs(1).build().unwrap();
+    /// let name = rt.block_on(async {
+    ///     spool_executor::spawn(async { std::thread::current().name().map(String::from) }).await
+    /// });
+    /// assert_eq!(name.unwrap().as_deref(), Some("w-0"));
+    /// ```
+    pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Builder {
+        self.thread_name = Some(name.into());
+        self
+    }
+
+    /// Builds the runtime and starts its M threads.
+    ///
+    /// # Errors
+    ///
+    /// - `SPOOL_PROCS` is set but is not a number from 1 to [`MAX_PROCS`]
+    ///   (checked even when [`procs`](Self::procs) is given, so a typo is
+    ///   never silently ignored); the message names the variable and value.
+    /// - `procs(n)` was given an `n` outside `1..=MAX_PROCS`.
+    /// - Too many runtimes are alive at once, or a thread could not be spawned.
+    ///
+    /// ```
+    /// let err = spool_executor::Builder::new().procs(0).build().unwrap_err();
+    /// assert!(err.to_string().contains("procs"));
+    /// ```
+    pub fn build(&mut self) -> io::Result<Runtime> {
+        let from_env = procs_from_env()?;
+        let procs = match self.procs {
+            Some(n) if (1..=MAX_PROCS).contains(&n) => n,
+            Some(n) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "spool: Builder::procs({n}) is invalid: the number of Ps must be between 1 and {MAX_PROCS}"
+                    ),
+                ));
+            }
+            None => from_env.unwrap_or_else(|| {
+                thread::available_parallelism().map_or(1, |n| n.get().min(MAX_PROCS))
+            }),
+        };
+        let index = table::reserve().ok_or_else(|| {
+            io::Error::other(format!(
+                "spool: too many runtimes alive at once (at most {})",
+                crate::task::MAX_RUNTIMES
+            ))
+        })?;
+        let workers: Vec<Worker<_>> = (0..procs).map(|_| Worker::new_fifo()).collect();
+        let procs_shared: Box<[Proc]> = workers
+            .iter()
+            .enumerate()
+            .map(|(i, w)| Proc {
+                id: i as u32,
+                stealer: w.stealer(),
+                trace: ProcTraceState::new(),
+                parker: Parker::new(),
+                timers: TimerHeap::new(),
+            })
+            .collect();
+        let shared = Arc::new(Shared::new(index, procs_shared));
+        table::publish(index, &shared);
+        hooks::procs_change(procs as u32);
+        let name = self
+            .thread_name
+            .clone()
+            .unwrap_or_else(|| "spool-m".to_string());
+        let mut threads = Vec::with_capacity(procs);
+        let handle = Handle { shared };
+        for (i, w) in workers.into_iter().enumerate() {
+            let sh = Arc::clone(&handle.shared);
+            let spawned = thread::Builder::new()
+                .name(format!("{name}-{i}"))
+                .spawn(move || worker::run(sh, Core::new(i, w)));
+            match spawned {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    // The Ms not started will never leave the STW count; no
+                    // STW can run on this runtime, which we tear down now.
+                    let mut rt = Runtime { handle, threads };
+                    rt.shutdown(None);
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!("spool: cannot start M thread {i}: {e}"),
+                    ));
+                }
+            }
+        }
+        Ok(Runtime { handle, threads })
+    }
+}
+
+/// Reads `SPOOL_PROCS`: `Ok(None)` when unset.
+fn procs_from_env() -> io::Result<Option<usize>> {
+    let Some(raw) = env::var_os(PROCS_ENV) else {
+        return Ok(None);
+    };
+    let bad = |why: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "spool: invalid {PROCS_ENV}={raw:?}: {why} (expected a whole number from 1 to {MAX_PROCS})"
+            ),
+        )
+    };
+    let s = raw.to_str().ok_or_else(|| bad("not valid UTF-8"))?;
+    let n: usize = s.trim().parse().map_err(|e| bad(&format!("{e}")))?;
+    if !(1..=MAX_PROCS).contains(&n) {
+        return Err(bad("out of range"));
+    }
+    Ok(Some(n))
+}
+
+/// A spool runtime: `procs` M threads running spawned tasks over Ps.
+///
+/// Dropping it shuts it down: the Ms stop at their next scheduling point,
+/// every unfinished task's future is dropped (destructors run) and the
+/// threads are joined.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let rt = spool_executor::Runtime::new().unwrap();
+/// let total = rt.block_on(async {
+///     let handles: Vec<_> = (0..10u64).map(|i| spool_executor::spawn(async move {
+///         spool_executor::time::sleep(Duration::from_millis(1)).await;
+///         i
+///     })).collect();
+///     let mut sum = 0;
+///     for h in handles { sum += h.await.unwrap(); }
+///     sum
+/// });
+/// assert_eq!(total, 45);
+/// ```
+pub struct Runtime {
+    handle: Handle,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl Runtime {
+    /// A runtime with the default configuration ([`Builder::new`]).
+    ///
+    /// # Errors
+    /// As [`Builder::build`] (an invalid `SPOOL_PROCS`, for example).
+    ///
+    /// ```
+    /// let rt = spool_executor::Runtime::new().unwrap();
+    /// assert_eq!(rt.block_on(async { "hi" }), "hi");
+    /// ```
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new().build()
+    }
+
+    /// Runs `future` to completion on the calling thread, with spawns and
+    /// timers inside it served by this runtime. The future need not be
+    /// `Send`. For the tracer, the calling thread is a pseudo-P running a
+    /// "main" task of its own.
+    ///
+    /// # Panics
+    /// If called from inside a spool task or another `block_on` (it would
+    /// block a thread the scheduler needs: `.await` instead). A panic of the
+    /// future itself propagates to the caller.
+    ///
+    /// ```
+    /// let rt = spool_executor::Runtime::new().unwrap();
+    /// let rc = std::rc::Rc::new(5); // not Send: fine for block_on
+    /// assert_eq!(rt.block_on(async { *rc }), 5);
+    /// ```
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.handle.block_on(future)
+    }
+
+    /// Spawns a task from any thread (see [`Handle::spawn`]).
+    ///
+    /// ```
+    /// let rt = spool_executor::Runtime::new().unwrap();
+    /// let h = rt.spawn(async { 3 });
+    /// assert_eq!(rt.block_on(h).unwrap(), 3);
+    /// ```
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(future)
+    }
+
+    /// A handle to this runtime.
+    ///
+    /// ```
+    /// let rt = spool_executor::Runtime::new().unwrap();
+    /// let h = rt.handle().clone();
+    /// std::thread::spawn(move || h.spawn(async {})).join().unwrap();
+    /// ```
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Shuts down, waiting at most `timeout` for the M threads to stop.
+    /// Threads still busy in a long poll after that are detached (they exit
+    /// after that poll); every task not running is cancelled either way.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = spool_executor::Runtime::new().unwrap();
+    /// rt.spawn(std::future::pending::<()>());
+    /// rt.shutdown_timeout(Duration::from_secs(1));
+    /// ```
+    pub fn shutdown_timeout(mut self, timeout: Duration) {
+        self.shutdown(Some(timeout));
+    }
+
+    fn shutdown(&mut self, timeout: Option<Duration>) {
+        let shared = &self.handle.shared;
+        shared.begin_shutdown();
+        let deadline = timeout.map(|t| Instant::now() + t);
+        for t in self.threads.drain(..) {
+            match deadline {
+                None => {
+                    let _ = t.join();
+                }
+                Some(d) => {
+                    while !t.is_finished() && Instant::now() < d {
+                        thread::sleep(Duration::from_millis(1));
+                    }
+                    if t.is_finished() {
+                        let _ = t.join();
+                    }
+                }
+            }
+        }
+        shared.drain();
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if !self.threads.is_empty() || !self.handle.shared.is_shutdown() {
+            self.shutdown(None);
+        }
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("procs", &self.handle.procs())
+            .finish()
+    }
+}
+
+/// A cheap, cloneable reference to a runtime: spawn onto it from anywhere.
+///
+/// # Examples
+///
+/// ```
+/// let rt = spool_executor::Runtime::new().unwrap();
+/// rt.block_on(async {
+///     let handle = spool_executor::Handle::current();
+///     let h = handle.spawn(async { 9 });
+///     assert_eq!(h.await.unwrap(), 9);
+/// });
+/// ```
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Handle {
+    /// The runtime of the current task or `block_on` call.
+    ///
+    /// # Panics
+    /// If called outside a spool runtime; see [`try_current`](Self::try_current).
+    ///
+    /// ```
+    /// let rt = spool_executor::Runtime::new().unwrap();
+    /// let procs = rt.block_on(async { spool_executor::Handle::current().procs() });
+    /// assert_eq!(procs, rt.handle().procs());
+    /// ```
+    #[track_caller]
+    pub fn current() -> Handle {
+        Handle::try_current().expect(
+            "spool: `Handle::current()` called outside a spool runtime (not in a task or `block_on`)",
+        )
+    }
+
+    /// The runtime of the current task or `block_on` call, if any.
+    ///
+    /// ```
+    /// assert!(spool_executor::Handle::try_current().is_none());
+    /// ```
+    pub fn try_current() -> Option<Handle> {
+        let p = context::current_shared();
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null context pointer is an `Arc<Shared>` kept alive
+        // by the worker or block_on that set it; we take a new count.
+        unsafe {
+            Arc::increment_strong_count(p);
+            Some(Handle {
+                shared: Arc::from_raw(p),
+            })
+        }
+    }
+
+    /// Spawns `future` as a new task, from any thread (including threads
+    /// the runtime does not own). The spawn location (`file:line`) and the
+    /// future's type name are recorded for the tracer. If the runtime has
+    /// shut down, the task is cancelled at once.
+    ///
+    /// ```
+    /// let rt = spool_executor::Runtime::new().unwrap();
+    /// let handle = rt.handle().clone();
+    /// let jh = std::thread::spawn(move || handle.spawn(async { 2 })).join().unwrap();
+    /// assert_eq!(rt.block_on(jh).unwrap(), 2);
+    /// ```
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.shared.spawn(future, Location::caller())
+    }
+
+    /// Runs `future` to completion on the calling thread; see [`Runtime::block_on`].
+    ///
+    /// ```
+    /// let rt = spool_executor::Runtime::new().unwrap();
+    /// let h = rt.handle().clone();
+    /// assert_eq!(std::thread::spawn(move || h.block_on(async { 4 })).join().unwrap(), 4);
+    /// ```
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        block_on::block_on(&self.shared, future, Location::caller())
+    }
+
+    /// Stops the world: every P (and every thread in `block_on`) parks at a
+    /// safe point between polls, then `f` runs, then everything resumes.
+    /// Returns `f`'s value. `reason` is recorded in traces (`STWBegin`).
+    /// Callable from a task (its own P counts as stopped), from `block_on`
+    /// or from any other thread. A long poll delays the stop until it returns.
+    ///
+    /// # Panics
+    /// If called inside another `stop_the_world` closure. A panic in `f` is
+    /// propagated after the world has resumed.
+    ///
+    /// ```
+    /// let rt = spool_executor::Runtime::new().unwrap();
+    /// let live = rt.handle().stop_the_world("snapshot", || rt.handle().alive_tasks());
+    /// assert_eq!(live, 0);
+    /// ```
+    pub fn stop_the_world<R>(&self, reason: &'static str, f: impl FnOnce() -> R) -> R {
+        self.shared.stop_the_world(reason, f)
+    }
+
+    /// The number of Ps.
+    ///
+    /// ```
+    /// let rt = spool_executor::Builder::new().procs(2).build().unwrap();
+    /// assert_eq!(rt.handle().procs(), 2);
+    /// ```
+    pub fn procs(&self) -> usize {
+        self.shared.procs.len()
+    }
+
+    /// The number of spawned tasks that have not finished yet.
+    ///
+    /// ```
+    /// let rt = spool_executor::Runtime::new().unwrap();
+    /// let h = rt.spawn(std::future::pending::<()>());
+    /// assert_eq!(rt.handle().alive_tasks(), 1);
+    /// h.abort();
+    /// let _ = rt.block_on(h);
+    /// assert_eq!(rt.handle().alive_tasks(), 0);
+    /// ```
+    pub fn alive_tasks(&self) -> usize {
+        self.shared.registry.len()
+    }
+
+    /// Calls `f` for every live task: spawned unfinished tasks, then the
+    /// main task of every thread in `block_on`. For the tracer's snapshot at
+    /// trace start; call it under [`stop_the_world`](Self::stop_the_world)
+    /// for a consistent view. `f` must not spawn tasks.
+    ///
+    /// ```
+    /// let rt = spool_executor::Runtime::new().unwrap();
+    /// let _h = rt.spawn(std::future::pending::<()>());
+    /// let mut n = 0;
+    /// rt.handle().for_each_task(|_| n += 1);
+    /// assert_eq!(n, 1);
+    /// ```
+    #[doc(hidden)]
+    pub fn for_each_task(&self, mut f: impl FnMut(TaskInfo<'_>)) {
+        self.shared.registry.for_each(|h| f(h.info()));
+        let b = crate::sync::lock_std(&self.shared.block_ons);
+        for slot in b.active.iter() {
+            f(slot.info());
+        }
+    }
+
+    /// Calls `f(id, state, is_pseudo)` for every P and every `block_on`
+    /// pseudo-P. For the tracer's snapshot at trace start (under STW).
+    ///
+    /// ```
+    /// let rt = spool_executor::Builder::new().procs(2).build().unwrap();
+    /// let mut ids = Vec::new();
+    /// rt.handle().for_each_proc(|id, _, _| ids.push(id));
+    /// assert_eq!(ids, vec![0, 1]);
+    /// ```
+    #[doc(hidden)]
+    pub fn for_each_proc(&self, mut f: impl FnMut(u32, &ProcTraceState, bool)) {
+        for p in self.shared.procs.iter() {
+            f(p.id, &p.trace, false);
+        }
+        let b = crate::sync::lock_std(&self.shared.block_ons);
+        for slot in b.active.iter() {
+            f(slot.pseudo_p, &slot.proc_trace, true);
+        }
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("procs", &self.procs())
+            .finish()
+    }
+}
+
+/// Spawns `future` onto the current runtime (from inside a task or
+/// `block_on`), returning a [`JoinHandle`]. Records the call site and the
+/// future's type name as the task's start location for the tracer.
+///
+/// # Panics
+/// If called outside a spool runtime; use [`Handle::spawn`] there.
+///
+/// # Examples
+///
+/// ```
+/// let rt = spool_executor::Runtime::new().unwrap();
+/// let v = rt.block_on(async {
+///     let a = spool_executor::spawn(async { 20 });
+///     let b = spool_executor::spawn(async { 22 });
+///     a.await.unwrap() + b.await.unwrap()
+/// });
+/// assert_eq!(v, 42);
+/// ```
+#[track_caller]
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let p = context::current_shared();
+    assert!(
+        !p.is_null(),
+        "spool: `spawn` called outside a spool runtime; use `Runtime::spawn` or `Handle::spawn` there"
+    );
+    // SAFETY: non-null: the worker or block_on that set it keeps the
+    // runtime alive. We borrow the Arc without taking a count.
+    let shared = std::mem::ManuallyDrop::new(unsafe { Arc::from_raw(p) });
+    shared.spawn(future, Location::caller())
+}

@@ -1,0 +1,190 @@
+//! `block_on`: poll one future on the calling thread until it completes.
+//!
+//! The calling thread becomes a *pseudo-P* for the duration: for the tracer
+//! it is a P with an id `>= procs` (taken from a free list, so ids stay
+//! small) running one G, the "main task", with an id of its own:
+//! `proc_start(pseudo_p)`, `go_create` and, per poll, `go_start` then
+//! `go_block(reason)`/`go_stop(reason)`/`go_destroy`; a wake records
+//! `go_unblock`; leaving records `proc_stop`. It also takes part in
+//! stop-the-world like an M: it stops between polls.
+//!
+//! The future needs no `Send` bound: it never leaves this thread. Spawns
+//! and timers inside it go to the runtime (injector, round-robin timer heap).
+//!
+//! Wake protocol (`BlockOnSlot::state`): `RUNNING` while polled, `BLOCKED`
+//! after a `Pending` poll, `NOTIFIED` once woken. A wake swaps in
+//! `NOTIFIED`; if the previous state was `BLOCKED` it unparks the thread.
+//! The thread moves `RUNNING → BLOCKED` with a CAS after the poll, so a
+//! wake during the poll is seen (the CAS fails) and the future is polled
+//! again without sleeping.
+
+use std::future::Future;
+use std::panic::Location;
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+
+use spool_tracer::hooks::{self, BlockReason, GoTraceState, ProcTraceState, SpawnSite, StopReason};
+
+use super::Shared;
+use super::park::Parker;
+use crate::context;
+use crate::sync::lock_std;
+use crate::task::{TaskInfo, TaskStatus, next_task_id};
+
+const RUNNING: u8 = 0;
+const BLOCKED: u8 = 1;
+const NOTIFIED: u8 = 2;
+
+/// One active `block_on` call.
+pub(crate) struct BlockOnSlot {
+    /// The main task's id.
+    pub(crate) id: u64,
+    /// The pseudo-P's id (`>= procs`).
+    pub(crate) pseudo_p: u32,
+    pub(crate) trace: GoTraceState,
+    pub(crate) proc_trace: ProcTraceState,
+    pub(crate) site: SpawnSite,
+    pub(crate) parker: Parker,
+    state: AtomicU8,
+}
+
+impl BlockOnSlot {
+    pub(crate) fn info(&self) -> TaskInfo<'_> {
+        let status = match self.state.load(Ordering::Acquire) {
+            RUNNING => TaskStatus::Running,
+            BLOCKED => TaskStatus::Waiting,
+            _ => TaskStatus::Runnable,
+        };
+        TaskInfo {
+            id: self.id,
+            trace: &self.trace,
+            site: self.site,
+            status,
+        }
+    }
+}
+
+impl Wake for BlockOnSlot {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        // AcqRel: pairs with the CAS in `block_on` (see the module doc).
+        if self.state.swap(NOTIFIED, Ordering::AcqRel) == BLOCKED {
+            hooks::go_unblock(self.id, &self.trace);
+            self.parker.unpark();
+        }
+    }
+}
+
+/// Unregisters the pseudo-P on every exit path (including a panicking future).
+struct Leave<'a> {
+    shared: &'a Shared,
+    slot: &'a Arc<BlockOnSlot>,
+}
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        // A panicking future unwinds out of its poll: leave the poll state.
+        let _ = context::end_poll();
+        hooks::proc_stop();
+        {
+            let mut b = lock_std(&self.shared.block_ons);
+            b.active.retain(|s| !Arc::ptr_eq(s, self.slot));
+            b.free_ids.push(self.slot.pseudo_p);
+        }
+        self.shared.stw.leave();
+    }
+}
+
+/// Runs `future` to completion on this thread.
+pub(crate) fn block_on<F: Future>(
+    shared: &Arc<Shared>,
+    future: F,
+    location: &'static Location<'static>,
+) -> F::Output {
+    assert!(
+        !context::is_polling(),
+        "spool: `block_on` was called from inside a spool task or another `block_on`; \
+         this would block a thread the scheduler needs. `.await` the future instead"
+    );
+    shared.stw.join();
+    let slot = {
+        let mut b = lock_std(&shared.block_ons);
+        let pseudo_p = b.free_ids.pop().unwrap_or_else(|| {
+            b.next_id += 1;
+            b.next_id - 1
+        });
+        let slot = Arc::new(BlockOnSlot {
+            id: next_task_id(),
+            pseudo_p,
+            trace: GoTraceState::new(),
+            proc_trace: ProcTraceState::new(),
+            site: SpawnSite {
+                location,
+                type_name: std::any::type_name::<F>(),
+            },
+            parker: Parker::new(),
+            state: AtomicU8::new(RUNNING),
+        });
+        b.active.push(Arc::clone(&slot));
+        slot
+    };
+    let _enter = context::enter(Arc::as_ptr(shared), std::ptr::null());
+    hooks::proc_start(slot.pseudo_p, &slot.proc_trace);
+    let _leave = Leave {
+        shared,
+        slot: &slot,
+    };
+    hooks::go_create(slot.id, &slot.trace, slot.site);
+    let waker = Waker::from(Arc::clone(&slot));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if shared.stw.requested() {
+            shared.stw.park(hooks::proc_stop, || {
+                hooks::proc_start(slot.pseudo_p, &slot.proc_trace)
+            });
+        }
+        slot.state.store(RUNNING, Ordering::Release);
+        hooks::go_start(slot.id, &slot.trace, slot.site);
+        context::begin_poll();
+        let res = future.as_mut().poll(&mut cx);
+        let end = context::end_poll();
+        if let Poll::Ready(v) = res {
+            hooks::go_destroy();
+            return v;
+        }
+        if slot
+            .state
+            .compare_exchange(RUNNING, BLOCKED, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // Woken during the poll: poll again at once.
+            if end.yielded {
+                hooks::go_stop(StopReason::Yield);
+            } else if end.budget_exhausted {
+                hooks::go_stop(StopReason::Budget);
+            } else {
+                hooks::go_block(end.reason.unwrap_or(BlockReason::Pending));
+                hooks::go_unblock(slot.id, &slot.trace);
+            }
+            continue;
+        }
+        hooks::go_block(end.reason.unwrap_or(BlockReason::Pending));
+        loop {
+            slot.parker.park(None);
+            if slot.state.load(Ordering::Acquire) == NOTIFIED {
+                break;
+            }
+            if shared.stw.requested() {
+                shared.stw.park(hooks::proc_stop, || {
+                    hooks::proc_start(slot.pseudo_p, &slot.proc_trace)
+                });
+            }
+        }
+    }
+}

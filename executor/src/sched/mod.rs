@@ -1,0 +1,335 @@
+//! The scheduler: Go's G/M/P model over crossbeam-deque run queues.
+//!
+//! # Vocabulary
+//!
+//! - **G** — a task (`crate::task`): one allocation, a state word, a future.
+//! - **M** — an OS thread that runs Gs. spool starts one M per P and never
+//!   more: tasks do not make blocking syscalls, so Go's hand-off of a P to a
+//!   spare M when one blocks is not needed. An M owns its P for life.
+//! - **P** — the right to run Gs: a local FIFO run queue (crossbeam-deque
+//!   `Worker`, stolen from through its `Stealer`), a one-task `runnext`
+//!   slot, and a timer heap. `procs` of them, from `Builder::procs`,
+//!   `SPOOL_PROCS` or the number of cores.
+//! - **pseudo-P** — a thread inside `block_on`. It polls one future (the
+//!   "main task") and, for the tracer, looks like a P with id `>= procs` running
+//!   a G of its own (see `block_on.rs`).
+//!
+//! # Scheduling a G (Go's `runqput`, `findRunnable`)
+//!
+//! 1. A wake or spawn on an M of this runtime *during a poll* puts the G in
+//!    `runnext`; the G that was there moves to the back of the local queue
+//!    (and an idle M is woken to steal it). A wake on an M outside a poll
+//!    (timers) goes to the local queue; anything from another thread goes to
+//!    the global injector and wakes an idle M.
+//! 2. An M picks, in order: every 61st tick the injector (so a busy P cannot
+//!    starve it; 61 is Go's prime); `runnext`, unless the last
+//!    [`MAX_RUNNEXT_POLLS`] Gs all came from it (then it is pushed to the
+//!    back: two Gs waking each other cannot starve the queue); the local
+//!    queue; the injector (a batch); its own due timers.
+//! 3. Otherwise the M *searches* — if fewer than half the Ps already do
+//!    (`idle.rs`) — stealing half of a random victim's queue, then the
+//!    injector, then other Ps' due timers. A searcher that finds work stops
+//!    searching; the last one to stop wakes another M, so a burst of work
+//!    spreads (Go's spinning-M hand-off).
+//! 4. Otherwise it parks: it joins the sleeper list, and if it was the last
+//!    searcher it re-checks every queue first (the #StoreLoad pair with the
+//!    submitter's check in `Idle::notify_should_wakeup`, so no wake is
+//!    lost). It sleeps until woken or until the earliest timer deadline of
+//!    any P, whichever is first. `ProcStop`/`ProcStart` bracket the sleep.
+//!
+//! A G that returns `Pending` after waking itself (yield, budget, or woken by
+//! another thread while running) goes to the *back* of the local queue: a
+//! yield lets the others run.
+//!
+//! # Cooperative budget
+//!
+//! Each poll gets 128 units; spool's primitives (`JoinHandle`, `Sleep`)
+//! spend one per poll and, when the budget is gone, wake the task and return
+//! `Pending`, which the scheduler treats as a yield (`GoStop` "budget").
+//!
+//! # Stop-the-world, shutdown
+//!
+//! See `stw.rs` for STW. Shutdown (`Runtime` drop or `shutdown_timeout`):
+//! 1. set `shutdown` and unpark every M; each M leaves its loop at the next
+//!    safe point, drops its queued `Notified`s and exits;
+//! 2. join the M threads (up to the timeout);
+//! 3. close the registry and cancel every unfinished task, running the
+//!    futures' destructors on the calling thread;
+//! 4. drain the injector and the timer heaps.
+//!
+//! # Rejected alternatives
+//!
+//! - A stealable `runnext` (Go lets thieves take it after a short delay):
+//!   spool's Ms never block inside a poll on a syscall, so the owner always
+//!   runs it right after the current poll; keeping it unstealable avoids an
+//!   atomic per wake. Cost: a woken G waits for the current poll to end.
+//! - Our own ring buffer instead of crossbeam-deque: crossbeam's FIFO worker
+//!   already does batch stealing with one CAS; we measured no need yet.
+//! - One shared timer heap: one lock for every sleep of every P. Per-P heaps
+//!   keep registration local; idle Ms fire other Ps' due timers.
+//!
+//! # References
+//!
+//! Go `runtime/proc.go` (findRunnable, runqput, runqsteal, wakep, stopm, the
+//! "Worker thread parking/unparking" comment); tokio
+//! `runtime/scheduler/multi_thread/{worker,idle}.rs`; Chase and Lev,
+//! "Dynamic circular work-stealing deque" (crossbeam-deque).
+
+pub(crate) mod block_on;
+pub(crate) mod idle;
+pub(crate) mod park;
+pub(crate) mod stw;
+pub(crate) mod table;
+pub(crate) mod worker;
+
+use std::future::Future;
+use std::panic::Location;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use crossbeam_deque::{Injector, Stealer};
+use spool_tracer::hooks::{self, ProcTraceState};
+
+use crate::context;
+use crate::sync::lock_std;
+use crate::task::{self, JoinHandle, Notified, Registry, harness};
+use crate::time::heap::{Entry, TimerHeap};
+use block_on::BlockOnSlot;
+use idle::Idle;
+use park::Parker;
+use stw::Stw;
+
+/// Consecutive Gs an M may take from `runnext` before it must take one from
+/// the local queue (tokio's `MAX_LIFO_POLLS_PER_TICK`).
+pub(crate) const MAX_RUNNEXT_POLLS: u32 = 3;
+
+/// How often (in scheduling ticks) an M looks at the injector first, even
+/// with local work (Go's `schedtick%61`).
+pub(crate) const INJECTOR_INTERVAL: u32 = 61;
+
+/// The shared part of one P (the M-local part is `worker::Core`).
+pub(crate) struct Proc {
+    /// The P's id (`0..procs`), its id in traces.
+    pub(crate) id: u32,
+    /// Steal end of the P's local queue.
+    pub(crate) stealer: Stealer<Notified>,
+    /// The tracer's per-P slot.
+    pub(crate) trace: ProcTraceState,
+    /// Where the P's M sleeps.
+    pub(crate) parker: Parker,
+    /// The P's timers.
+    pub(crate) timers: TimerHeap,
+}
+
+/// Everything the Ms, handles and tasks of one runtime share.
+pub(crate) struct Shared {
+    /// Slot in the global runtime table (`table.rs`).
+    pub(crate) index: usize,
+    pub(crate) procs: Box<[Proc]>,
+    pub(crate) injector: Injector<Notified>,
+    pub(crate) idle: Idle,
+    pub(crate) registry: Registry,
+    pub(crate) stw: Stw,
+    pub(crate) shutdown: AtomicBool,
+    /// Timer deadlines are nanoseconds since this instant.
+    pub(crate) epoch: Instant,
+    /// Threads inside `block_on` (pseudo-Ps), and free pseudo-P ids.
+    pub(crate) block_ons: Mutex<BlockOns>,
+    /// Round-robin choice of a P for timers registered off-runtime.
+    timer_rr: AtomicUsize,
+}
+
+#[derive(Default)]
+pub(crate) struct BlockOns {
+    pub(crate) active: Vec<Arc<BlockOnSlot>>,
+    pub(crate) free_ids: Vec<u32>,
+    pub(crate) next_id: u32,
+}
+
+impl Shared {
+    pub(crate) fn new(index: usize, procs: Box<[Proc]>) -> Shared {
+        let n = procs.len();
+        Shared {
+            index,
+            injector: Injector::new(),
+            idle: Idle::new(n),
+            registry: Registry::new(n),
+            stw: Stw::new(n),
+            shutdown: AtomicBool::new(false),
+            epoch: Instant::now(),
+            block_ons: Mutex::new(BlockOns {
+                next_id: n as u32,
+                ..BlockOns::default()
+            }),
+            timer_rr: AtomicUsize::new(0),
+            procs,
+        }
+    }
+
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+
+    /// Spawns `future` as a new G.
+    pub(crate) fn spawn<F>(
+        self: &Arc<Self>,
+        future: F,
+        location: &'static Location<'static>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let id = task::next_task_id();
+        table::acquire(self);
+        let ptr = task::raw::allocate(future, task::make_id_rt(id, self.index), location);
+        // SAFETY: freshly allocated; we hold all three initial references.
+        let h = unsafe { ptr.as_ref() };
+        hooks::go_create(id, &h.trace, h.site());
+        if self.registry.insert(ptr) {
+            // SAFETY: the initial state's Notified reference.
+            self.schedule(unsafe { Notified::from_raw(ptr) });
+        } else {
+            // SAFETY: not linked, initial state; we keep the JoinHandle's reference.
+            unsafe { harness::cancel_unbound(ptr) };
+        }
+        // SAFETY: the initial state's JoinHandle reference, output type F::Output.
+        unsafe { JoinHandle::new(ptr) }
+    }
+
+    /// Queues a runnable G (step 1 of the module doc).
+    pub(crate) fn schedule(&self, task: Notified) {
+        let remote = context::with_core(self, |core| match core {
+            Some(core) => {
+                core.schedule(self, task);
+                None
+            }
+            None => Some(task),
+        });
+        if let Some(task) = remote {
+            if self.is_shutdown() {
+                // Nobody will run it; the registry drain cancels the G.
+                drop(task);
+                return;
+            }
+            self.injector.push(task);
+            // SeqCst: pairs with the store in `begin_shutdown`: either the
+            // drain sees this G or we see the flag and drain it ourselves
+            // (a G left in the injector would keep the runtime alive).
+            if self.shutdown.load(Ordering::SeqCst) {
+                self.drain_injector();
+            } else {
+                self.notify_parked();
+            }
+        }
+    }
+
+    /// Shutdown step 1.
+    pub(crate) fn begin_shutdown(&self) {
+        self.shutdown.store(true, Ordering::SeqCst);
+        self.unpark_all();
+    }
+
+    fn drain_injector(&self) {
+        loop {
+            match self.injector.steal() {
+                crossbeam_deque::Steal::Success(t) => drop(t),
+                crossbeam_deque::Steal::Empty => break,
+                crossbeam_deque::Steal::Retry => {}
+            }
+        }
+    }
+
+    /// Wakes an idle M if work appeared and nobody is looking for it.
+    pub(crate) fn notify_parked(&self) {
+        if let Some(i) = self.idle.worker_to_notify() {
+            self.procs[i].parker.unpark();
+        }
+    }
+
+    /// The last searcher re-checks every queue before it sleeps.
+    pub(crate) fn notify_if_work_pending(&self) {
+        let pending = !self.injector.is_empty() || self.procs.iter().any(|p| !p.stealer.is_empty());
+        if pending {
+            self.notify_parked();
+        }
+    }
+
+    /// Unparks every M and `block_on` thread (STW, shutdown).
+    pub(crate) fn unpark_all(&self) {
+        for p in self.procs.iter() {
+            p.parker.unpark();
+        }
+        for b in lock_std(&self.block_ons).active.iter() {
+            b.parker.unpark();
+        }
+    }
+
+    /// Nanoseconds since the epoch at `t`, rounded up (a timer never fires early).
+    pub(crate) fn nanos(&self, t: Instant) -> u64 {
+        let d = t.saturating_duration_since(self.epoch);
+        let ns = d.as_nanos();
+        u64::try_from(ns).unwrap_or(u64::MAX - 1)
+    }
+
+    /// Registers a timer entry on this thread's P (or a round-robin one).
+    pub(crate) fn add_timer(&self, deadline: Instant, entry: Arc<Entry>) {
+        let when = self.nanos(deadline);
+        let own = context::with_core(self, |core| core.map(|c| c.index));
+        let i =
+            own.unwrap_or_else(|| self.timer_rr.fetch_add(1, Ordering::Relaxed) % self.procs.len());
+        let earliest = self.procs[i].timers.insert(when, entry);
+        if earliest && own.is_none() {
+            // The P's M may sleep past this deadline: make it recompute.
+            self.procs[i].parker.unpark();
+        }
+    }
+
+    /// Earliest timer deadline over all Ps.
+    pub(crate) fn next_timer(&self) -> Option<Instant> {
+        let min = self
+            .procs
+            .iter()
+            .map(|p| p.timers.next())
+            .min()
+            .unwrap_or(u64::MAX);
+        (min != u64::MAX).then(|| self.epoch + std::time::Duration::from_nanos(min))
+    }
+
+    /// Runs `f` with the world stopped (see `stw.rs`).
+    pub(crate) fn stop_the_world<R>(&self, reason: &'static str, f: impl FnOnce() -> R) -> R {
+        assert!(
+            !context::set_in_stw(true),
+            "spool: `stop_the_world` called inside a stop-the-world closure"
+        );
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                context::set_in_stw(false);
+            }
+        }
+        let _reset = Reset;
+        let is_participant = std::ptr::eq(context::current_shared(), self);
+        self.stw
+            .run(reason, is_participant, || self.unpark_all(), f)
+    }
+
+    /// Shutdown steps 3 and 4 (after the Ms are gone or given up on).
+    pub(crate) fn drain(&self) {
+        self.registry.close_and_drain(|t| {
+            // SAFETY: the drain hands us the registry's reference.
+            unsafe { harness::shutdown(t) }
+        });
+        self.drain_injector();
+        for p in self.procs.iter() {
+            p.timers.clear();
+        }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        table::clear(self.index);
+    }
+}

@@ -1,0 +1,77 @@
+//! The global table of live runtimes, so a task can find its runtime without
+//! storing a pointer in every task header.
+//!
+//! Invariants: slot `i` holds the `Arc<Shared>` data pointer of the runtime
+//! whose `index` is `i` from just after it is built until its `Shared` is
+//! dropped; every task of that runtime holds one strong count on the `Arc`,
+//! so a task can always resolve its runtime index. A slot holding
+//! [`RESERVED`] is being set up. Uses std atomics (not the loom shim): the
+//! table is a `static`.
+
+use std::ptr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+use super::Shared;
+use crate::task::MAX_RUNTIMES;
+
+static TABLE: [AtomicPtr<Shared>; MAX_RUNTIMES] =
+    [const { AtomicPtr::new(ptr::null_mut()) }; MAX_RUNTIMES];
+
+/// Marks a slot taken by a runtime under construction.
+const RESERVED: *mut Shared = ptr::dangling_mut();
+
+/// Takes a free slot; `None` when [`MAX_RUNTIMES`] runtimes are alive.
+pub(crate) fn reserve() -> Option<usize> {
+    TABLE.iter().position(|slot| {
+        slot.compare_exchange(
+            ptr::null_mut(),
+            RESERVED,
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        )
+        .is_ok()
+    })
+}
+
+/// Publishes the runtime in its reserved slot.
+pub(crate) fn publish(index: usize, shared: &Arc<Shared>) {
+    // Release: pairs with the Acquire in `get`, so a reader sees a fully
+    // built Shared.
+    TABLE[index].store(Arc::as_ptr(shared).cast_mut(), Ordering::Release);
+}
+
+/// Frees the slot (from `Shared::drop`, or when building failed).
+pub(crate) fn clear(index: usize) {
+    TABLE[index].store(ptr::null_mut(), Ordering::Release);
+}
+
+/// The runtime in slot `index`.
+///
+/// # Safety
+/// The caller holds something that keeps that runtime alive (a task of it)
+/// for the returned lifetime.
+pub(crate) unsafe fn get<'a>(index: usize) -> &'a Shared {
+    let p = TABLE[index].load(Ordering::Acquire);
+    debug_assert!(
+        !p.is_null() && p != RESERVED,
+        "runtime slot {index} is empty"
+    );
+    // SAFETY: the caller keeps the runtime alive; the slot holds its pointer.
+    unsafe { &*p }
+}
+
+/// Takes one strong count on the runtime (a new task).
+pub(crate) fn acquire(shared: &Arc<Shared>) {
+    std::mem::forget(Arc::clone(shared));
+}
+
+/// Releases the strong count a task held.
+///
+/// # Safety
+/// The caller gives up a count taken by [`acquire`] on the runtime in `index`.
+pub(crate) unsafe fn release(index: usize) {
+    let p = TABLE[index].load(Ordering::Acquire);
+    // SAFETY: the count we release keeps the Arc (and the slot) alive until here.
+    unsafe { Arc::decrement_strong_count(p.cast_const()) };
+}

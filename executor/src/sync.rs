@@ -1,0 +1,40 @@
+//! The executor's concurrency primitives: loom's under `cfg(loom)`, std's otherwise.
+//!
+//! Every lock-free protocol in the crate (task state, idle/park accounting,
+//! the parker) takes its atomics, mutexes and condvars from here, so the same
+//! code runs under the loom model checker (`executor/tests/loom.rs`).
+//! Data that loom cannot model (crossbeam-deque's internals, the global
+//! runtime table) uses std types directly and is replaced by stand-ins in the
+//! models.
+
+#[cfg(loom)]
+pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
+#[cfg(not(loom))]
+pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
+
+/// Atomics, from loom under `cfg(loom)`.
+pub(crate) mod atomic {
+    #[cfg(loom)]
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    #[cfg(not(loom))]
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+}
+
+/// Locks a mutex, ignoring poisoning: every critical section in the executor
+/// leaves its data consistent before anything that can panic runs.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    #[cfg(loom)]
+    {
+        m.lock().unwrap()
+    }
+    #[cfg(not(loom))]
+    {
+        m.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Locks a std mutex (for data the loom models never touch: the registry,
+/// timer heaps, the runtime's bookkeeping), ignoring poisoning as [`lock`] does.
+pub(crate) fn lock_std<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

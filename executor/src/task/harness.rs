@@ -1,0 +1,263 @@
+//! Running a task and every other transition that needs more than one step.
+//!
+//! Not generic over the future type: it drives the state machine
+//! (`state.rs`), calls the typed vtable (`raw.rs`) and the tracer hooks, and
+//! tells the scheduler what to do with the task next ([`RunOutcome`]).
+//!
+//! Hook order follows the tracer's preconditions (`spool_tracer::hooks`):
+//! `go_start` before the poll; after it exactly one of `go_destroy`,
+//! `go_stop` (still runnable: yield or budget) or `go_block` (waiting; a
+//! wake that arrived during the poll from elsewhere is then recorded as an
+//! immediate `go_unblock`). A wake of an idle task records `go_unblock` on
+//! the waking thread.
+
+use std::ptr::NonNull;
+use std::task::Context;
+
+use spool_tracer::hooks::{self, BlockReason, StopReason};
+
+use super::Notified;
+use super::raw::PollFuture;
+use super::state::{TransitionToIdle, TransitionToNotified, TransitionToRunning};
+use super::{Header, waker};
+use crate::context::{self, PollEnd};
+use crate::sched::table;
+
+/// What the scheduler must do after [`run`].
+pub(crate) enum RunOutcome {
+    /// Nothing: the task finished, waits for a wake, or was stale.
+    Done,
+    /// The task stays runnable (it yielded, ran out of budget or was woken
+    /// during its poll): queue it at the back of the local run queue.
+    Requeue(Notified),
+}
+
+/// Polls a task popped from a run queue (or cancels it if it was aborted).
+pub(crate) fn run(task: Notified) -> RunOutcome {
+    let ptr = task.into_raw();
+    // SAFETY: the Notified's reference keeps the task alive; it becomes the
+    // poller's reference below.
+    let h = unsafe { ptr.as_ref() };
+    match h.state.transition_to_running() {
+        TransitionToRunning::Success => {}
+        TransitionToRunning::Cancelled => {
+            hooks::go_start(h.id(), &h.trace, h.site());
+            // SAFETY: we hold RUNNING and the poller's reference.
+            unsafe { cancel_and_complete(ptr) };
+            return RunOutcome::Done;
+        }
+        TransitionToRunning::Failed => return RunOutcome::Done,
+        TransitionToRunning::Dealloc => {
+            // SAFETY: that was the last reference.
+            unsafe { dealloc(ptr) };
+            return RunOutcome::Done;
+        }
+    }
+    hooks::go_start(h.id(), &h.trace, h.site());
+    let waker = waker::waker_ref(ptr);
+    let mut cx = Context::from_waker(&waker);
+    context::begin_poll();
+    // SAFETY: we hold RUNNING; the stage holds the future.
+    let res = unsafe { (h.vtable.poll)(ptr, &mut cx) };
+    let end = context::end_poll();
+    match res {
+        PollFuture::Complete => {
+            // SAFETY: we hold RUNNING and the poller's reference.
+            unsafe { complete(ptr, 1) };
+            hooks::go_destroy();
+            RunOutcome::Done
+        }
+        PollFuture::Pending => match h.state.transition_to_idle() {
+            TransitionToIdle::Ok => {
+                hooks::go_block(end.reason.unwrap_or(BlockReason::Pending));
+                RunOutcome::Done
+            }
+            TransitionToIdle::OkNotified => {
+                trace_still_runnable(h, &end);
+                // SAFETY: transition_to_idle turned our reference into the Notified one.
+                RunOutcome::Requeue(unsafe { Notified::from_raw(ptr) })
+            }
+            TransitionToIdle::OkDealloc => {
+                hooks::go_block(end.reason.unwrap_or(BlockReason::Pending));
+                // SAFETY: last reference.
+                unsafe { dealloc(ptr) };
+                RunOutcome::Done
+            }
+            TransitionToIdle::Cancelled => {
+                // SAFETY: we still hold RUNNING and the poller's reference.
+                unsafe { cancel_and_complete(ptr) };
+                RunOutcome::Done
+            }
+        },
+    }
+}
+
+/// Records why a task whose poll returned `Pending` is still runnable.
+fn trace_still_runnable(h: &Header, end: &PollEnd) {
+    if end.yielded {
+        hooks::go_stop(StopReason::Yield);
+    } else if end.budget_exhausted {
+        hooks::go_stop(StopReason::Budget);
+    } else {
+        // Woken by someone else while it was being polled.
+        hooks::go_block(end.reason.unwrap_or(BlockReason::Pending));
+        hooks::go_unblock(h.id(), &h.trace);
+    }
+}
+
+/// # Safety
+/// The caller holds `RUNNING` and one reference it gives up.
+unsafe fn cancel_and_complete(ptr: NonNull<Header>) {
+    // SAFETY: we hold RUNNING; the stage holds the future.
+    unsafe { (ptr.as_ref().vtable.cancel)(ptr) };
+    // SAFETY: as above.
+    unsafe { complete(ptr, 1) };
+    hooks::go_destroy();
+}
+
+/// The output (or cancellation) is in the stage: publish it, wake the
+/// joiner, leave the registry and drop `refs` references plus the
+/// registry's if we unlinked the task.
+///
+/// # Safety
+/// The caller holds `RUNNING` and `refs` references.
+unsafe fn complete(ptr: NonNull<Header>, refs: usize) {
+    // SAFETY: the caller's references keep the task alive.
+    let h = unsafe { ptr.as_ref() };
+    let snapshot = h.state.transition_to_complete();
+    if !snapshot.is_join_interested() {
+        // No JoinHandle: the output is ours to drop.
+        // SAFETY: complete, and the JoinHandle is gone.
+        unsafe { (h.vtable.drop_output)(ptr) };
+    } else if snapshot.is_join_waker_set() {
+        // SAFETY: JOIN_WAKER set: we may read the slot; the JoinHandle
+        // cannot change it after COMPLETE.
+        if let Some(w) = unsafe { (*h.join_waker.get()).as_ref() } {
+            w.wake_by_ref();
+        }
+    }
+    // SAFETY: the task's runtime outlives it (each task holds a count).
+    let shared = unsafe { table::get(h.runtime_index()) };
+    let removed = shared.registry.remove(ptr);
+    if h.state.transition_to_terminal(refs + removed as usize) {
+        // SAFETY: that was the last reference.
+        unsafe { dealloc(ptr) };
+    }
+}
+
+/// A task spawned after its runtime closed its registry: cancel it at once.
+///
+/// # Safety
+/// `ptr` is a freshly allocated task (initial state) not in the registry;
+/// the caller keeps the JoinHandle reference and gives up the other two.
+pub(crate) unsafe fn cancel_unbound(ptr: NonNull<Header>) {
+    // SAFETY: the caller holds references.
+    let h = unsafe { ptr.as_ref() };
+    let took = h.state.transition_to_shutdown();
+    debug_assert!(took, "a new task is idle");
+    // SAFETY: we hold RUNNING.
+    unsafe { (h.vtable.cancel)(ptr) };
+    // SAFETY: RUNNING held; the registry's and the Notified's references are
+    // ours (the task never reached either).
+    unsafe { complete(ptr, 2) };
+}
+
+/// Shutdown: the registry drained this task; cancel it if it is idle.
+///
+/// # Safety
+/// The caller owns the registry's reference, which this consumes.
+pub(crate) unsafe fn shutdown(ptr: NonNull<Header>) {
+    // SAFETY: the registry reference keeps the task alive.
+    let h = unsafe { ptr.as_ref() };
+    if h.state.transition_to_shutdown() {
+        // SAFETY: we hold RUNNING.
+        unsafe { (h.vtable.cancel)(ptr) };
+        // SAFETY: RUNNING held, and the registry reference is ours (it is
+        // no longer linked, so `complete` does not drop it a second time).
+        unsafe { complete(ptr, 1) };
+    } else {
+        // Running (it sees CANCELLED when its poll ends) or complete.
+        // SAFETY: we own the registry reference.
+        unsafe { drop_reference(ptr) };
+    }
+}
+
+/// `JoinHandle::abort`.
+pub(crate) fn abort(ptr: NonNull<Header>) {
+    // SAFETY: the JoinHandle holds a reference.
+    let h = unsafe { ptr.as_ref() };
+    if h.state.transition_to_notified_and_cancel() == TransitionToNotified::Submit {
+        hooks::go_unblock(h.id(), &h.trace);
+        // SAFETY: the transition took the Notified's reference for us.
+        schedule(unsafe { Notified::from_raw(ptr) });
+    }
+}
+
+/// `Waker::wake`: consumes the waker's reference.
+///
+/// # Safety
+/// The caller owns one reference.
+pub(crate) unsafe fn wake_by_val(ptr: NonNull<Header>) {
+    // SAFETY: the waker's reference keeps the task alive.
+    let h = unsafe { ptr.as_ref() };
+    match h.state.transition_to_notified_by_val() {
+        TransitionToNotified::DoNothing => {}
+        TransitionToNotified::Submit => {
+            hooks::go_unblock(h.id(), &h.trace);
+            // SAFETY: the waker's reference became the Notified's.
+            schedule(unsafe { Notified::from_raw(ptr) });
+        }
+        // SAFETY: last reference.
+        TransitionToNotified::Dealloc => unsafe { dealloc(ptr) },
+    }
+}
+
+/// `Waker::wake_by_ref`.
+pub(crate) fn wake_by_ref(ptr: NonNull<Header>) {
+    // SAFETY: the caller's waker holds a reference.
+    let h = unsafe { ptr.as_ref() };
+    match h.state.transition_to_notified_by_ref() {
+        TransitionToNotified::Submit => {
+            hooks::go_unblock(h.id(), &h.trace);
+            // SAFETY: the transition took the Notified's reference for us.
+            schedule(unsafe { Notified::from_raw(ptr) });
+        }
+        TransitionToNotified::DoNothing => {}
+        TransitionToNotified::Dealloc => unreachable!("wake_by_ref never drops a reference"),
+    }
+}
+
+fn schedule(task: Notified) {
+    // SAFETY: the task holds a count on its runtime.
+    let shared = unsafe { table::get(task.header().runtime_index()) };
+    shared.schedule(task);
+}
+
+/// Releases one reference, deallocating on the last.
+///
+/// # Safety
+/// The caller owns one reference.
+pub(crate) unsafe fn drop_reference(ptr: NonNull<Header>) {
+    // SAFETY: the caller's reference keeps the task alive until here.
+    if unsafe { ptr.as_ref() }.state.ref_dec() {
+        // SAFETY: last reference.
+        unsafe { dealloc(ptr) };
+    }
+}
+
+/// Frees the task and releases its count on the runtime.
+///
+/// # Safety
+/// The reference count is zero.
+unsafe fn dealloc(ptr: NonNull<Header>) {
+    // SAFETY: nobody else can reach the task.
+    let (idx, f) = unsafe {
+        let h = ptr.as_ref();
+        debug_assert!(h.state.load().is_complete(), "task freed before completing");
+        (h.runtime_index(), h.vtable.dealloc)
+    };
+    // SAFETY: last reference; the vtable matches the allocation.
+    unsafe { f(ptr) };
+    // SAFETY: the task held one count on its runtime's Arc.
+    unsafe { table::release(idx) };
+}

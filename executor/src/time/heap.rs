@@ -1,0 +1,133 @@
+//! One P's timers: a min-heap of deadlines with lazily cancelled entries.
+//!
+//! Each P owns a heap (Go's per-P timer heap, `runtime/time.go`); a `Sleep`
+//! registers in the heap of the P it runs on (threads outside the runtime
+//! spread over the Ps). The M owning the P fires expired entries between
+//! polls and sleeps until its next deadline when idle; searching Ms also fire
+//! other Ps' expired timers, so a P stuck in a long poll does not delay them.
+//!
+//! Invariants:
+//! - `next` is the earliest deadline in the heap (ns since the runtime's
+//!   epoch, `u64::MAX` when empty); written only with the heap lock held, so
+//!   a relaxed read is a cheap "anything due?" check that is at worst stale.
+//! - An entry's waker is taken exactly once, by whoever fires or cancels it
+//!   first (under the entry's mutex); a cancelled entry stays in the heap,
+//!   waker-less, until its deadline pops it.
+//! - Entries pop in `(deadline, registration order)`, so timers fire in
+//!   deadline order, and never before their deadline.
+
+use std::cmp::Ordering as CmpOrdering;
+use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Waker;
+
+use crate::sync::lock_std as lock;
+
+/// Shared by a `Sleep` and the heap.
+pub(crate) struct Entry {
+    pub(crate) waker: Mutex<Option<Waker>>,
+}
+
+struct Key {
+    when: u64,
+    seq: u64,
+    entry: Arc<Entry>,
+}
+
+impl PartialEq for Key {
+    fn eq(&self, o: &Self) -> bool {
+        (self.when, self.seq) == (o.when, o.seq)
+    }
+}
+impl Eq for Key {}
+impl PartialOrd for Key {
+    fn partial_cmp(&self, o: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Key {
+    // Reversed: BinaryHeap is a max-heap and we want the earliest first.
+    fn cmp(&self, o: &Self) -> CmpOrdering {
+        (o.when, o.seq).cmp(&(self.when, self.seq))
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    heap: BinaryHeap<Key>,
+    seq: u64,
+}
+
+/// The timers of one P.
+pub(crate) struct TimerHeap {
+    inner: Mutex<Inner>,
+    next: AtomicU64,
+}
+
+impl TimerHeap {
+    pub(crate) fn new() -> TimerHeap {
+        TimerHeap {
+            inner: Mutex::new(Inner::default()),
+            next: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    /// Earliest deadline (ns since epoch), `u64::MAX` if none. Relaxed: see module doc.
+    #[inline]
+    pub(crate) fn next(&self) -> u64 {
+        self.next.load(Ordering::Relaxed)
+    }
+
+    /// Adds an entry; true when it became the earliest (the owning M may
+    /// need a wake to shorten its sleep).
+    pub(crate) fn insert(&self, when: u64, entry: Arc<Entry>) -> bool {
+        let mut g = lock(&self.inner);
+        g.seq += 1;
+        let seq = g.seq;
+        g.heap.push(Key { when, seq, entry });
+        let earliest = when < self.next.load(Ordering::Relaxed);
+        if earliest {
+            self.next.store(when, Ordering::Relaxed);
+        }
+        earliest
+    }
+
+    /// Pops every entry due at `now` and wakes them in deadline order.
+    /// Returns how many wakers it woke. With `try_only`, gives up if the
+    /// lock is busy (another M is firing these timers).
+    pub(crate) fn fire(&self, now: u64, try_only: bool) -> usize {
+        if self.next() > now {
+            return 0;
+        }
+        let mut due = Vec::new();
+        {
+            let mut g = if try_only {
+                match self.inner.try_lock() {
+                    Ok(g) => g,
+                    Err(_) => return 0,
+                }
+            } else {
+                lock(&self.inner)
+            };
+            while g.heap.peek().is_some_and(|k| k.when <= now) {
+                let k = g.heap.pop().expect("peeked");
+                if let Some(w) = lock(&k.entry.waker).take() {
+                    due.push(w);
+                }
+            }
+            let next = g.heap.peek().map_or(u64::MAX, |k| k.when);
+            self.next.store(next, Ordering::Relaxed);
+        }
+        let n = due.len();
+        due.into_iter().for_each(Waker::wake);
+        n
+    }
+
+    /// Drops every entry (shutdown), releasing the wakers they hold.
+    pub(crate) fn clear(&self) {
+        let heap = std::mem::take(&mut lock(&self.inner).heap);
+        self.next.store(u64::MAX, Ordering::Relaxed);
+        drop(heap);
+    }
+}
