@@ -6,3 +6,5 @@
 
 pub mod hooks;
 pub mod read;
+#[cfg(feature = "viewer")]
+pub mod viewer;

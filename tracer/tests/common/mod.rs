@@ -192,13 +192,13 @@ pub mod ev {
 /// A small two-worker scenario (used by reader and viewer tests), in trace
 /// version `minor`. Known facts (ticks = ns):
 ///
-/// - P0 on M1, P1 on M2, both Idle at start then started.
+/// - P0 Running on M1 from t=90; P1 Idle on M2, started at 480.
 /// - G1 "main" (status Running on M1 from t=100) creates G2 "app::worker" at 200 and
 ///   G3 "app::worker" at 300, then blocks ("join") at 400.
 /// - M2 starts G2 at 500 (scheduling latency 300), G2 blocks "sleep" at 900 (ran 400).
 /// - M1 starts G3 at 450 (latency 150), G3 unblocks G2 at 1000, G3 ends at 1100 (ran 650).
 /// - M2 starts G2 again at 1300 (runnable wait 300), G2 unblocks G1 at 1350,
-///   G2 ends at 1400 (second run 100; total run 500; blocked "sleep" 400).
+///   G2 ends at 1400 (second run 100; total run 500; blocked "sleep" 900..1000 = 100).
 /// - M1 starts G1 at 1500 (runnable 1350..1500 = 150; blocked "join" 400..1350 = 950),
 ///   G1 does STW 1600..1700, user task "req" 1550..1800 with region "phase" 1560..1650
 ///   and a log "k"="hello world", G1 ends at 1900.
@@ -217,7 +217,7 @@ pub fn scenario(minor: u32) -> Vec<u8> {
     let hello = g.string("hello world");
     let _ = main_stack;
     // M1 / P0 / G1
-    g.ev(1, 100, PROC_STATUS, &[0, 1])
+    g.ev(1, 90, PROC_STATUS, &[0, 1])
         .ev(1, 100, GO_STATUS, &[1, 1, 2])
         .ev(1, 200, GO_CREATE, &[2, worker, site])
         .ev(1, 300, GO_CREATE, &[3, worker, site])

@@ -1,0 +1,806 @@
+//! Trace analysis for the viewer: turns the ordered event stream into
+//! per-task state intervals (running / runnable / blocked with reason /
+//! syscall), per-P running slices, who-woke-whom edges, STW and GC ranges,
+//! user tasks, regions and logs, and running/runnable counters.
+//!
+//! Invariants:
+//! - Input is consumed one generation at a time (decoded, ordered, folded
+//!   into the [`Model`], dropped), so memory holds the model, not the events.
+//! - Every interval has `start <= end`; intervals still open when the trace
+//!   ends are closed at the last event's time.
+//! - Times in the model are absolute ns (as in the reader); `t0`/`t1` bound them.
+//! - Indices (`u32`) into `tasks`, `wakes` and the string table are valid;
+//!   [`NO`] means "none".
+
+use std::collections::HashMap;
+
+use crate::read::order::{Ctx, OrderedEvent, Orderer};
+use crate::read::{
+    EventKind, Generation, GoId, GoState, NONE, ProcId, ReadError, StackId, Stop, TraceReader,
+    Version,
+};
+
+/// "No index" marker for `u32` indices.
+pub const NO: u32 = u32::MAX;
+
+/// A task (goroutine) state, as drawn in task rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum State {
+    /// Being polled on a P.
+    Running = 0,
+    /// Ready, waiting for a P (scheduling latency).
+    Runnable = 1,
+    /// Waiting for a wake (with a reason).
+    Blocked = 2,
+    /// In a blocking section / system call.
+    Syscall = 3,
+}
+
+/// One interval of one task's life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateSpan {
+    /// Task index.
+    pub task: u32,
+    /// Start time (ns).
+    pub start: u64,
+    /// End time (ns).
+    pub end: u64,
+    /// The state.
+    pub state: State,
+    /// Reason string index (blocked: the block reason; runnable: the stop reason or "created"/"woken").
+    pub reason: u32,
+}
+
+/// A slice of a P's time during which one task ran on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcSpan {
+    /// Task index.
+    pub task: u32,
+    /// Start time (ns).
+    pub start: u64,
+    /// End time (ns).
+    pub end: u64,
+    /// Index into [`Model::wakes`] of the wake (or spawn) that made this run possible, or [`NO`].
+    pub wake: u32,
+}
+
+/// The running slices of one P.
+#[derive(Clone, Debug, Default)]
+pub struct ProcRow {
+    /// P id.
+    pub id: ProcId,
+    /// Slices sorted by start, non-overlapping.
+    pub spans: Vec<ProcSpan>,
+}
+
+/// One wake edge: `from` made `to` runnable at `time` (by GoUnblock, or by spawning it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Wake {
+    /// Time (ns).
+    pub time: u64,
+    /// Waking task, or [`NO`] (a thread outside any task: timer, I/O, foreign thread).
+    pub from: u32,
+    /// Woken task.
+    pub to: u32,
+    /// Whether this is a spawn (GoCreate) rather than an unblock.
+    pub spawn: bool,
+}
+
+/// A time range with a label (STW kind, GC, region name...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Range {
+    /// Start (ns).
+    pub start: u64,
+    /// End (ns).
+    pub end: u64,
+    /// Label string index.
+    pub label: u32,
+    /// Task index it ran on, or [`NO`].
+    pub task: u32,
+}
+
+/// A runtime/trace user task instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserTask {
+    /// Its id in the trace.
+    pub id: u64,
+    /// Name string index.
+    pub name: u32,
+    /// Begin time (ns).
+    pub start: u64,
+    /// End time (ns); `None` if it never ended in the trace.
+    pub end: Option<u64>,
+    /// Task (goroutine) index that began it.
+    pub task: u32,
+}
+
+/// A user log message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Log {
+    /// Time (ns).
+    pub time: u64,
+    /// Task (goroutine) index.
+    pub task: u32,
+    /// User task id.
+    pub user_task: u64,
+    /// Key string index.
+    pub key: u32,
+    /// Value string index.
+    pub value: u32,
+}
+
+/// Per-task totals and identity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Task {
+    /// Goroutine / task id from the trace.
+    pub id: GoId,
+    /// Spawn-site string index (entry function and location).
+    pub site: u32,
+    /// Creation time, if created during the trace.
+    pub created: Option<u64>,
+    /// Exit time, if it exited during the trace.
+    pub ended: Option<u64>,
+    /// Task index of its creator, or [`NO`].
+    pub creator: u32,
+    /// Total running time (ns).
+    pub running: u64,
+    /// Total runnable-waiting time (scheduling latency, ns).
+    pub runnable: u64,
+    /// Total blocked time (ns).
+    pub blocked: u64,
+    /// Total syscall / blocking-section time (ns).
+    pub syscall: u64,
+    /// Blocked time by reason (string index, ns), in first-seen order.
+    pub blocked_by: Vec<(u32, u64)>,
+    /// Number of times it started running (polls).
+    pub polls: u32,
+    /// Longest single running interval (ns).
+    pub max_poll: u64,
+    /// Longest single runnable wait (ns).
+    pub max_wait: u64,
+}
+
+/// Everything the viewer shows, built from one trace.
+#[derive(Clone, Debug, Default)]
+pub struct Model {
+    /// Trace version, if the header was valid.
+    pub version: Option<Version>,
+    /// File size in bytes.
+    pub file_len: u64,
+    /// Time of the first event (ns).
+    pub t0: u64,
+    /// Time of the last event (ns).
+    pub t1: u64,
+    /// Number of events decoded.
+    pub events: u64,
+    /// Number of generations.
+    pub generations: u64,
+    /// Where reading stopped early, if it did.
+    pub stop: Option<Stop>,
+    /// Problems inside complete generations (at most 100 kept) and their total count.
+    pub problems: Vec<ReadError>,
+    /// Total problems found (including those not kept).
+    pub problem_count: u64,
+    /// The ordering error that ended the analysis early, if any.
+    pub order_error: Option<ReadError>,
+    /// Interned strings (index 0 = "").
+    pub strings: Vec<String>,
+    /// Tasks in first-seen order.
+    pub tasks: Vec<Task>,
+    /// P rows sorted by id.
+    pub procs: Vec<ProcRow>,
+    /// Task state intervals, sorted by task, then start.
+    pub states: Vec<StateSpan>,
+    /// Wake edges in time order.
+    pub wakes: Vec<Wake>,
+    /// Stop-the-world ranges (label = kind).
+    pub stw: Vec<Range>,
+    /// GC ranges.
+    pub gc: Vec<Range>,
+    /// User tasks.
+    pub user_tasks: Vec<UserTask>,
+    /// User regions (label = name).
+    pub regions: Vec<Range>,
+    /// User logs.
+    pub logs: Vec<Log>,
+    /// Change points of (time, running tasks, runnable tasks).
+    pub counters: Vec<(u64, u32, u32)>,
+}
+
+impl Model {
+    /// The interned string at `i`.
+    pub fn str(&self, i: u32) -> &str {
+        self.strings.get(i as usize).map_or("", String::as_str)
+    }
+
+    /// Duration covered by events (ns).
+    pub fn duration(&self) -> u64 {
+        self.t1.saturating_sub(self.t0)
+    }
+
+    /// Fraction of the file that could not be read.
+    pub fn unread_fraction(&self) -> f64 {
+        match (&self.stop, self.file_len) {
+            (Some(s), n) if n > 0 => s.unread_bytes as f64 / n as f64,
+            _ => 0.0,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Cur {
+    state: Option<State>,
+    since: u64,
+    reason: u32,
+    p: ProcId,
+    wake: u32,
+}
+
+struct Builder {
+    m: Model,
+    intern: HashMap<String, u32>,
+    index: HashMap<GoId, u32>,
+    cur: Vec<Cur>,
+    site_known: Vec<bool>,
+    proc_index: HashMap<ProcId, usize>,
+    open_proc: HashMap<ProcId, (u64, u32, u32)>,
+    region_stack: HashMap<u32, Vec<(u64, u32, u64)>>,
+    open_user: HashMap<u64, usize>,
+    stw_open: HashMap<u32, (u64, u32)>,
+    gc_open: Option<u64>,
+    running: u32,
+    runnable: u32,
+    last: u64,
+    s_created: u32,
+    s_woken: u32,
+    s_unknown_site: u32,
+    s_gc: u32,
+}
+
+/// Decodes, orders and analyses a trace held in memory. `progress(done,
+/// total)` is called after each generation. `Err` only if `data` is not a
+/// trace; read and ordering problems end up in the model.
+pub fn analyze(data: &[u8], mut progress: impl FnMut(u64, u64)) -> Result<Model, ReadError> {
+    let mut reader = TraceReader::new(data)?;
+    let mut b = Builder::new();
+    b.m.version = Some(reader.version());
+    b.m.file_len = data.len() as u64;
+    let mut orderer = Orderer::new();
+    while let Some(generation) = reader.next_generation() {
+        b.m.generations += 1;
+        b.m.problem_count += generation.problems.len() as u64;
+        for p in &generation.problems {
+            if b.m.problems.len() < 100 {
+                b.m.problems.push(p.clone());
+            }
+        }
+        let res = orderer.push_generation(&generation, |ev| b.event(&generation, ev));
+        progress(reader.position(), reader.len());
+        if let Err(e) = res {
+            b.m.order_error = Some(e);
+            break;
+        }
+    }
+    b.m.stop = reader.stop().cloned();
+    Ok(b.finish())
+}
+
+impl Builder {
+    fn new() -> Self {
+        let mut b = Builder {
+            m: Model::default(),
+            intern: HashMap::new(),
+            index: HashMap::new(),
+            cur: Vec::new(),
+            site_known: Vec::new(),
+            proc_index: HashMap::new(),
+            open_proc: HashMap::new(),
+            region_stack: HashMap::new(),
+            open_user: HashMap::new(),
+            stw_open: HashMap::new(),
+            gc_open: None,
+            running: 0,
+            runnable: 0,
+            last: 0,
+            s_created: 0,
+            s_woken: 0,
+            s_unknown_site: 0,
+            s_gc: 0,
+        };
+        b.string("");
+        b.s_created = b.string("created");
+        b.s_woken = b.string("woken");
+        b.s_unknown_site = b.string("(unknown: running before the trace started)");
+        b.s_gc = b.string("GC");
+        b
+    }
+
+    fn string(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.intern.get(s) {
+            return i;
+        }
+        let i = self.m.strings.len() as u32;
+        self.m.strings.push(s.to_string());
+        self.intern.insert(s.to_string(), i);
+        i
+    }
+
+    /// "func (file:line)" of the outermost frame of `stack`, or None.
+    fn site_of(&mut self, g: &Generation, stack: StackId, outermost: bool) -> Option<u32> {
+        let frames = g.stack(stack);
+        let f = if outermost {
+            frames.last()
+        } else {
+            frames.first()
+        }?;
+        let func = g.string(f.func);
+        let file = g.string(f.file);
+        let label = if file.is_empty() {
+            func.to_string()
+        } else {
+            format!("{func} ({file}:{})", f.line)
+        };
+        Some(self.string(&label))
+    }
+
+    fn task(&mut self, id: GoId) -> u32 {
+        if let Some(&i) = self.index.get(&id) {
+            return i;
+        }
+        let i = self.m.tasks.len() as u32;
+        self.m.tasks.push(Task {
+            id,
+            site: self.s_unknown_site,
+            created: None,
+            ended: None,
+            creator: NO,
+            running: 0,
+            runnable: 0,
+            blocked: 0,
+            syscall: 0,
+            blocked_by: Vec::new(),
+            polls: 0,
+            max_poll: 0,
+            max_wait: 0,
+        });
+        self.cur.push(Cur {
+            state: None,
+            since: 0,
+            reason: 0,
+            p: NONE,
+            wake: NO,
+        });
+        self.site_known.push(false);
+        self.index.insert(id, i);
+        i
+    }
+
+    fn learn_site(&mut self, g: &Generation, t: u32, stack: StackId) {
+        if t != NO && !self.site_known[t as usize] && stack != 0 {
+            if let Some(s) = self.site_of(g, stack, true) {
+                self.m.tasks[t as usize].site = s;
+                self.site_known[t as usize] = true;
+            }
+        }
+    }
+
+    fn count(&mut self, st: Option<State>, delta: i32) {
+        let c = match st {
+            Some(State::Running) | Some(State::Syscall) => &mut self.running,
+            Some(State::Runnable) => &mut self.runnable,
+            _ => return,
+        };
+        *c = c.saturating_add_signed(delta);
+    }
+
+    /// Closes task `t`'s current interval at `now` and enters `next`.
+    fn transition(&mut self, t: u32, now: u64, next: Option<State>, reason: u32, p: ProcId) {
+        let c = self.cur[t as usize];
+        if let Some(st) = c.state {
+            let d = now.saturating_sub(c.since);
+            let task = &mut self.m.tasks[t as usize];
+            match st {
+                State::Running => {
+                    task.running += d;
+                    task.max_poll = task.max_poll.max(d);
+                }
+                State::Runnable => {
+                    task.runnable += d;
+                    task.max_wait = task.max_wait.max(d);
+                }
+                State::Blocked => {
+                    task.blocked += d;
+                    match task.blocked_by.iter_mut().find(|(r, _)| *r == c.reason) {
+                        Some(e) => e.1 += d,
+                        None => task.blocked_by.push((c.reason, d)),
+                    }
+                }
+                State::Syscall => task.syscall += d,
+            }
+            self.m.states.push(StateSpan {
+                task: t,
+                start: c.since,
+                end: now.max(c.since),
+                state: st,
+                reason: c.reason,
+            });
+        }
+        self.count(c.state, -1);
+        self.count(next, 1);
+        let cur = &mut self.cur[t as usize];
+        cur.state = next;
+        cur.since = now;
+        cur.reason = reason;
+        cur.p = p;
+        self.push_counter(now);
+    }
+
+    fn push_counter(&mut self, now: u64) {
+        let v = (now, self.running, self.runnable);
+        match self.m.counters.last_mut() {
+            Some(l) if l.0 == now => *l = v,
+            Some(l) if l.1 == v.1 && l.2 == v.2 => {}
+            _ => self.m.counters.push(v),
+        }
+    }
+
+    fn proc_row(&mut self, p: ProcId) -> usize {
+        if let Some(&i) = self.proc_index.get(&p) {
+            return i;
+        }
+        let i = self.m.procs.len();
+        self.m.procs.push(ProcRow {
+            id: p,
+            spans: Vec::new(),
+        });
+        self.proc_index.insert(p, i);
+        i
+    }
+
+    fn open_span(&mut self, p: ProcId, now: u64, t: u32, wake: u32) {
+        if p == NONE {
+            return;
+        }
+        self.close_span(p, now);
+        self.proc_row(p);
+        self.open_proc.insert(p, (now, t, wake));
+    }
+
+    fn close_span(&mut self, p: ProcId, now: u64) {
+        if let Some((start, task, wake)) = self.open_proc.remove(&p) {
+            let i = self.proc_row(p);
+            self.m.procs[i].spans.push(ProcSpan {
+                task,
+                start,
+                end: now.max(start),
+                wake,
+            });
+        }
+    }
+
+    /// Ends task `t`'s run on its P.
+    fn stop_running(&mut self, t: u32, now: u64) {
+        let p = self.cur[t as usize].p;
+        if p != NONE && self.open_proc.get(&p).is_some_and(|o| o.1 == t) {
+            self.close_span(p, now);
+        }
+    }
+
+    fn event(&mut self, g: &Generation, ev: &OrderedEvent) {
+        use EventKind as K;
+        let now = ev.time;
+        if self.m.events == 0 {
+            self.m.t0 = now;
+        }
+        self.m.events += 1;
+        self.last = now;
+        let Ctx { p: cp, g: cg, .. } = ev.ctx;
+        let cur_task = if cg == NONE { NO } else { self.task(cg) };
+        match ev.kind {
+            K::GoCreate {
+                g: ng,
+                new_stack,
+                stack,
+            }
+            | K::GoCreateBlocked {
+                g: ng,
+                new_stack,
+                stack,
+            } => {
+                let t = self.task(ng);
+                let site = self
+                    .site_of(g, new_stack, true)
+                    .or_else(|| self.site_of(g, stack, false));
+                if let Some(s) = site {
+                    self.m.tasks[t as usize].site = s;
+                    self.site_known[t as usize] = true;
+                }
+                self.learn_site(g, cur_task, stack);
+                self.m.tasks[t as usize].created = Some(now);
+                self.m.tasks[t as usize].creator = cur_task;
+                let blocked = matches!(ev.kind, K::GoCreateBlocked { .. });
+                let wake = self.m.wakes.len() as u32;
+                self.m.wakes.push(Wake {
+                    time: now,
+                    from: cur_task,
+                    to: t,
+                    spawn: true,
+                });
+                self.cur[t as usize].wake = wake;
+                let (st, r) = if blocked {
+                    (State::Blocked, self.s_created)
+                } else {
+                    (State::Runnable, self.s_created)
+                };
+                self.transition(t, now, Some(st), r, NONE);
+            }
+            K::GoCreateSyscall { g: ng } => {
+                let t = self.task(ng);
+                self.m.tasks[t as usize].created = Some(now);
+                self.transition(t, now, Some(State::Syscall), 0, cp);
+            }
+            K::GoStatus { g: sg, status, .. } | K::GoStatusStack { g: sg, status, .. } => {
+                if let K::GoStatusStack { stack, .. } = ev.kind {
+                    let t = self.task(sg);
+                    self.learn_site(g, t, stack);
+                }
+                if ev.first_sighting {
+                    let t = self.task(sg);
+                    let st = match status {
+                        GoState::Running => Some(State::Running),
+                        GoState::Runnable => Some(State::Runnable),
+                        GoState::Waiting => Some(State::Blocked),
+                        GoState::Syscall => Some(State::Syscall),
+                        GoState::Invalid(_) => None,
+                    };
+                    let p = if status == GoState::Running { cp } else { NONE };
+                    self.transition(t, now, st, 0, p);
+                    if status == GoState::Running {
+                        self.m.tasks[t as usize].polls += 1;
+                        self.open_span(cp, now, t, NO);
+                    }
+                }
+            }
+            K::GoStart { g: sg, .. }
+            | K::GoSwitch { g: sg, .. }
+            | K::GoSwitchDestroy { g: sg, .. } => {
+                if let K::GoSwitch { .. } | K::GoSwitchDestroy { .. } = ev.kind {
+                    if cur_task != NO {
+                        self.stop_running(cur_task, now);
+                        if matches!(ev.kind, K::GoSwitch { .. }) {
+                            let r = self.string("coroutine switch");
+                            self.transition(cur_task, now, Some(State::Blocked), r, NONE);
+                        } else {
+                            self.m.tasks[cur_task as usize].ended = Some(now);
+                            self.transition(cur_task, now, None, 0, NONE);
+                        }
+                    }
+                }
+                let t = self.task(sg);
+                let wake = std::mem::replace(&mut self.cur[t as usize].wake, NO);
+                self.m.tasks[t as usize].polls += 1;
+                self.transition(t, now, Some(State::Running), 0, cp);
+                self.open_span(cp, now, t, wake);
+            }
+            K::GoStop { reason, stack } | K::GoBlock { reason, stack } => {
+                if cur_task != NO {
+                    self.learn_site(g, cur_task, stack);
+                    self.stop_running(cur_task, now);
+                    let r = self.string(g.string(reason));
+                    let st = if matches!(ev.kind, K::GoStop { .. }) {
+                        State::Runnable
+                    } else {
+                        State::Blocked
+                    };
+                    self.transition(cur_task, now, Some(st), r, NONE);
+                }
+            }
+            K::GoDestroy => {
+                if cur_task != NO {
+                    self.stop_running(cur_task, now);
+                    self.m.tasks[cur_task as usize].ended = Some(now);
+                    self.transition(cur_task, now, None, 0, NONE);
+                }
+            }
+            K::GoDestroySyscall => {
+                if cur_task != NO {
+                    self.stop_running(cur_task, now);
+                    self.m.tasks[cur_task as usize].ended = Some(now);
+                    self.transition(cur_task, now, None, 0, NONE);
+                }
+            }
+            K::GoUnblock { g: wg, stack, .. } => {
+                self.learn_site(g, cur_task, stack);
+                let t = self.task(wg);
+                let wake = self.m.wakes.len() as u32;
+                self.m.wakes.push(Wake {
+                    time: now,
+                    from: cur_task,
+                    to: t,
+                    spawn: false,
+                });
+                self.cur[t as usize].wake = wake;
+                let r = self.s_woken;
+                self.transition(t, now, Some(State::Runnable), r, NONE);
+            }
+            K::GoSyscallBegin { stack, .. } => {
+                if cur_task != NO {
+                    self.learn_site(g, cur_task, stack);
+                    self.transition(cur_task, now, Some(State::Syscall), 0, cp);
+                }
+            }
+            K::GoSyscallEnd => {
+                if cur_task != NO {
+                    self.transition(cur_task, now, Some(State::Running), 0, cp);
+                }
+            }
+            K::GoSyscallEndBlocked => {
+                if cur_task != NO {
+                    self.stop_running(cur_task, now);
+                    let r = self.string("syscall ended without a P");
+                    self.transition(cur_task, now, Some(State::Runnable), r, NONE);
+                }
+            }
+            K::ProcSteal { p, .. } => self.close_span(p, now),
+            K::ProcStop => {
+                if cp != NONE {
+                    self.close_span(cp, now);
+                }
+            }
+            K::ProcStatus { p, .. } | K::ProcStart { p, .. } => {
+                self.proc_row(p);
+            }
+            K::StwBegin { kind, stack } => {
+                self.learn_site(g, cur_task, stack);
+                let label = format!("stop-the-world ({})", g.string(kind));
+                let l = self.string(&label);
+                self.stw_open.insert(cur_task, (now, l));
+            }
+            K::StwEnd => {
+                if let Some((start, label)) = self.stw_open.remove(&cur_task) {
+                    self.m.stw.push(Range {
+                        start,
+                        end: now,
+                        label,
+                        task: cur_task,
+                    });
+                }
+            }
+            K::GcBegin { .. } => self.gc_open = Some(now),
+            K::GcActive { .. } => {
+                if self.gc_open.is_none() {
+                    self.gc_open = Some(now)
+                }
+            }
+            K::GcEnd { .. } => {
+                let start = self.gc_open.take().unwrap_or(self.m.t0);
+                self.m.gc.push(Range {
+                    start,
+                    end: now,
+                    label: self.s_gc,
+                    task: NO,
+                });
+            }
+            K::UserTaskBegin {
+                task, name, stack, ..
+            } => {
+                self.learn_site(g, cur_task, stack);
+                let name = self.string(g.string(name));
+                self.open_user.insert(task, self.m.user_tasks.len());
+                self.m.user_tasks.push(UserTask {
+                    id: task,
+                    name,
+                    start: now,
+                    end: None,
+                    task: cur_task,
+                });
+            }
+            K::UserTaskEnd { task, .. } => {
+                if let Some(i) = self.open_user.remove(&task) {
+                    self.m.user_tasks[i].end = Some(now);
+                }
+            }
+            K::UserRegionBegin {
+                task, name, stack, ..
+            } => {
+                self.learn_site(g, cur_task, stack);
+                let name = self.string(g.string(name));
+                self.region_stack
+                    .entry(cur_task)
+                    .or_default()
+                    .push((task, name, now));
+            }
+            K::UserRegionEnd { name, .. } => {
+                let name = self.string(g.string(name));
+                if let Some(stack) = self.region_stack.get_mut(&cur_task) {
+                    if let Some(pos) = stack.iter().rposition(|r| r.1 == name) {
+                        let (_, label, start) = stack.remove(pos);
+                        self.m.regions.push(Range {
+                            start,
+                            end: now,
+                            label,
+                            task: cur_task,
+                        });
+                    }
+                }
+            }
+            K::UserLog {
+                task,
+                key,
+                value,
+                stack,
+            } => {
+                self.learn_site(g, cur_task, stack);
+                let key = self.string(g.string(key));
+                let value = self.string(g.string(value));
+                self.m.logs.push(Log {
+                    time: now,
+                    task: cur_task,
+                    user_task: task,
+                    key,
+                    value,
+                });
+            }
+            K::ProcsChange { .. }
+            | K::GcSweepActive { .. }
+            | K::GcSweepBegin { .. }
+            | K::GcSweepEnd { .. }
+            | K::GcMarkAssistActive { .. }
+            | K::GcMarkAssistBegin { .. }
+            | K::GcMarkAssistEnd
+            | K::HeapAlloc { .. }
+            | K::HeapGoal { .. }
+            | K::GoLabel { .. } => {}
+        }
+    }
+
+    fn finish(mut self) -> Model {
+        let end = self.last;
+        self.m.t1 = end;
+        for t in 0..self.m.tasks.len() as u32 {
+            if self.cur[t as usize].state.is_some() {
+                let p = self.cur[t as usize].p;
+                self.transition(t, end, None, 0, p);
+            }
+        }
+        let open: Vec<ProcId> = self.open_proc.keys().copied().collect();
+        for p in open {
+            self.close_span(p, end);
+        }
+        for (_, (start, label)) in std::mem::take(&mut self.stw_open) {
+            self.m.stw.push(Range {
+                start,
+                end,
+                label,
+                task: NO,
+            });
+        }
+        if let Some(start) = self.gc_open.take() {
+            self.m.gc.push(Range {
+                start,
+                end,
+                label: self.s_gc,
+                task: NO,
+            });
+        }
+        for stack in std::mem::take(&mut self.region_stack).into_values() {
+            for (_, label, start) in stack {
+                self.m.regions.push(Range {
+                    start,
+                    end,
+                    label,
+                    task: NO,
+                });
+            }
+        }
+        self.m.procs.sort_by_key(|p| p.id);
+        for p in &mut self.m.procs {
+            p.spans.sort_by_key(|s| s.start);
+        }
+        self.m.stw.sort_by_key(|r| r.start);
+        self.m.regions.sort_by_key(|r| r.start);
+        self.m.states.sort_by_key(|s| (s.task, s.start));
+        self.m
+    }
+}

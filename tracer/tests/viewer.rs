@@ -1,0 +1,243 @@
+//! Viewer tests: exact summary numbers on a hand-crafted trace with known
+//! tasks, sleeps and wakes; Chrome JSON validity (parses, slices nest per
+//! track, every flow end has a start); the HTML page is self-contained.
+#![cfg(feature = "viewer")]
+
+mod common;
+
+use std::collections::HashMap;
+
+use spool_tracer::viewer::analysis::{self, NO, State};
+use spool_tracer::viewer::summary::Summary;
+use spool_tracer::viewer::{chrome, web};
+
+const GO126: &[u8] = include_bytes!("data/go126.trace");
+
+fn model(bytes: &[u8]) -> analysis::Model {
+    analysis::analyze(bytes, |_, _| {}).expect("valid header")
+}
+
+#[test]
+fn summary_numbers_are_exact() {
+    for minor in [22, 26] {
+        let m = model(&common::scenario(minor));
+        assert!(m.order_error.is_none() && m.stop.is_none());
+        let s = Summary::new(&m, 10);
+        assert_eq!(s.duration, 2000 - 90);
+        assert_eq!(s.events, 26);
+        assert_eq!(s.tasks, 3);
+        assert_eq!(s.procs, 2);
+        let site = |name: &str| s.sites.iter().find(|x| x.site.starts_with(name)).unwrap();
+        let w = site("app::worker");
+        assert_eq!(w.site, "app::worker (/src/app.rs:10)");
+        assert_eq!(w.count, 2);
+        // G2 ran 500..900 and 1300..1400, G3 450..1100.
+        assert_eq!(w.running, 400 + 100 + 650);
+        // G2 waited 200..500 and 1000..1300, G3 300..450.
+        assert_eq!(w.runnable, 300 + 300 + 150);
+        // G2 slept 900..1000.
+        assert_eq!(w.blocked, 100);
+        assert_eq!(w.blocked_by, vec![("sleep".to_string(), 100)]);
+        // G1 existed before the trace; its site is learned from its first stack.
+        let main = &s.sites.iter().find(|x| x.count == 1).unwrap();
+        assert_eq!(main.running, 300 + 400);
+        assert_eq!(main.runnable, 150);
+        assert_eq!(main.blocked_by, vec![("join".to_string(), 950)]);
+        assert_eq!(s.slowest_sched[0].value, 300);
+        assert_eq!(s.slowest_sched[0].id, 2);
+        assert_eq!((s.longest_poll[0].id, s.longest_poll[0].value), (3, 650));
+        assert_eq!((s.stw_count, s.stw_total, s.stw_max), (1, 100, 100));
+        assert_eq!(s.user_tasks.len(), 1);
+        assert_eq!(
+            (
+                s.user_tasks[0].name.as_str(),
+                s.user_tasks[0].count,
+                s.user_tasks[0].max
+            ),
+            ("req", 1, 250)
+        );
+        assert_eq!(
+            (s.regions[0].name.as_str(), s.regions[0].total),
+            ("phase", 90)
+        );
+        // Who woke whom: G3 woke G2 at 1000, G2 woke G1 at 1350; G1 spawned G2 and G3.
+        let id = |i: u32| if i == NO { 0 } else { m.tasks[i as usize].id };
+        let wakes: Vec<_> = m
+            .wakes
+            .iter()
+            .map(|w| (w.time, id(w.from), id(w.to), w.spawn))
+            .collect();
+        assert_eq!(
+            wakes,
+            vec![
+                (200, 1, 2, true),
+                (300, 1, 3, true),
+                (1000, 3, 2, false),
+                (1350, 2, 1, false)
+            ]
+        );
+        // P slices: P0 ran G1, G3, G1; P1 ran G2 twice; the second G2 run links to G3's wake.
+        let p1: Vec<_> = m.procs[1]
+            .spans
+            .iter()
+            .map(|s| (id(s.task), s.start, s.end))
+            .collect();
+        assert_eq!(p1, vec![(2, 500, 900), (2, 1300, 1400)]);
+        let w = m.procs[1].spans[1].wake;
+        assert_eq!(m.wakes[w as usize].time, 1000);
+        // Task state intervals of G2, in order.
+        let g2 = m.tasks.iter().position(|t| t.id == 2).unwrap() as u32;
+        let st: Vec<_> = m
+            .states
+            .iter()
+            .filter(|s| s.task == g2)
+            .map(|s| (s.state, s.start, s.end))
+            .collect();
+        assert_eq!(
+            st,
+            vec![
+                (State::Runnable, 200, 500),
+                (State::Running, 500, 900),
+                (State::Blocked, 900, 1000),
+                (State::Runnable, 1000, 1300),
+                (State::Running, 1300, 1400)
+            ]
+        );
+        let text = spool_tracer::viewer::summary::render(&m, &s);
+        assert!(
+            text.contains("app::worker") && text.contains("sleep: 100ns"),
+            "{text}"
+        );
+    }
+}
+
+/// Checks Trace Event Format structure; returns (slices, flows).
+fn check_chrome(json: &str) -> (usize, usize) {
+    let v: serde_json::Value = serde_json::from_str(json).expect("valid JSON");
+    let evs = v["traceEvents"].as_array().expect("traceEvents array");
+    let mut tracks: HashMap<(i64, i64), Vec<(f64, f64)>> = HashMap::new();
+    let mut starts = std::collections::HashSet::new();
+    let (mut slices, mut flows) = (0, 0);
+    for e in evs {
+        let ph = e["ph"].as_str().expect("ph");
+        let key = (
+            e["pid"].as_i64().unwrap_or(0),
+            e["tid"].as_i64().unwrap_or(0),
+        );
+        match ph {
+            "X" => {
+                let ts = e["ts"].as_f64().unwrap();
+                let d = e["dur"].as_f64().unwrap();
+                assert!(d >= 0.0);
+                tracks.entry(key).or_default().push((ts, ts + d));
+                slices += 1;
+            }
+            "s" => {
+                starts.insert(e["id"].as_u64().unwrap());
+            }
+            "f" => {
+                assert!(
+                    starts.contains(&e["id"].as_u64().unwrap()),
+                    "flow end without start: {e}"
+                );
+                flows += 1;
+            }
+            "M" | "b" | "e" => {}
+            other => panic!("unexpected phase {other}"),
+        }
+    }
+    // Slices on one track nest or are disjoint (never partially overlap).
+    for (track, mut v) in tracks {
+        v.sort_by(|a, b| {
+            a.0.partial_cmp(&b.0)
+                .unwrap()
+                .then(b.1.partial_cmp(&a.1).unwrap())
+        });
+        let mut stack: Vec<(f64, f64)> = Vec::new();
+        for s in v {
+            while stack.last().is_some_and(|top| top.1 <= s.0) {
+                stack.pop();
+            }
+            if let Some(top) = stack.last() {
+                assert!(
+                    s.1 <= top.1 + 1e-9,
+                    "slices overlap on track {track:?}: {top:?} vs {s:?}"
+                );
+            }
+            stack.push(s);
+        }
+    }
+    (slices, flows)
+}
+
+#[test]
+fn chrome_json_is_valid_and_nests() {
+    let m = model(&common::scenario(26));
+    let mut out = Vec::new();
+    chrome::write(&m, &mut out).unwrap();
+    let (slices, flows) = check_chrome(std::str::from_utf8(&out).unwrap());
+    // 5 task runs + 1 STW + 1 region.
+    assert_eq!(slices, 7);
+    // Wakes whose waker was running on a P: spawns of G2 and G3 by G1, G3 -> G2, G2 -> G1.
+    assert_eq!(flows, 4);
+    let m = model(GO126);
+    let mut out = Vec::new();
+    chrome::write(&m, &mut out).unwrap();
+    let (slices, flows) = check_chrome(std::str::from_utf8(&out).unwrap());
+    assert!(slices > 50 && flows > 20, "{slices} {flows}");
+}
+
+#[test]
+fn html_is_self_contained() {
+    let m = model(GO126);
+    let page = web::html(&m, "go</script>126.trace");
+    for bad in [
+        "http://",
+        "https://",
+        "src=\"//",
+        "fetch(",
+        "XMLHttpRequest",
+        "{{",
+    ] {
+        assert!(!page.contains(bad), "page contains {bad}");
+    }
+    assert_eq!(
+        page.matches("</script>").count(),
+        2,
+        "inline data cannot close its script"
+    );
+    let start = page.find("application/json\">").unwrap() + "application/json\">".len();
+    let end = start + page[start..].find("</script>").unwrap();
+    let data: serde_json::Value = serde_json::from_str(&page[start..end]).unwrap();
+    assert_eq!(data["meta"]["events"].as_u64(), Some(m.events));
+    assert_eq!(data["tasks"]["id"].as_array().unwrap().len(), m.tasks.len());
+}
+
+#[test]
+fn truncated_and_garbage_inputs_never_panic() {
+    let base = common::scenario(26);
+    let mut s = 0x1234_5678_9abc_def1u64;
+    for i in 0..600 {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        let src: &[u8] = if i % 2 == 0 { GO126 } else { &base };
+        let mut b = src.to_vec();
+        if i % 3 == 0 {
+            b.truncate(16 + (s as usize) % (b.len() - 16));
+        } else {
+            let at = 16 + (s as usize) % (b.len() - 16);
+            b[at] = (s >> 32) as u8;
+        }
+        if let Ok(m) = analysis::analyze(&b, |_, _| {}) {
+            let sum = Summary::new(&m, 5);
+            let _ = spool_tracer::viewer::summary::render(&m, &sum);
+            let mut out = Vec::new();
+            chrome::write(&m, &mut out).unwrap();
+            let _ = web::payload(&m, "x");
+        }
+    }
+    let m = model(&GO126[..GO126.len() / 2]);
+    assert!(m.unread_fraction() > 0.4);
+    assert!(web::payload(&m, "t").contains("\"unreadBytes\":"));
+}
