@@ -22,6 +22,20 @@ function esc(s) { return String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<
 function taskName(t) { return 'G' + T.id[t]; }
 function siteOf(t) { return S[T.site[t]] || ''; }
 function shortSite(s) { const i = s.indexOf(' ('); return i > 0 ? s.slice(0, i) : s; }
+// "func (…/dir/file.rs:12)" as HTML: function name, then a muted short location (full one in the tooltip).
+function siteHtml(s) {
+  const i = s.indexOf(' (');
+  if (i < 0) return '<span class="fn">' + esc(s) + '</span>';
+  const loc = s.slice(i + 2, -1), parts = loc.split('/');
+  const short = parts.length > 2 ? '…/' + parts.slice(-2).join('/') : loc;
+  return '<span class="fn" title="' + esc(s) + '">' + esc(s.slice(0, i)) + '</span> <span class="loc" title="' + esc(loc) + '">' + esc(short) + '</span>';
+}
+// Axis labels: as few digits as the tick step needs.
+function fmtTick(ns, step) {
+  const units = [[1e9, 's'], [1e6, 'ms'], [1e3, 'µs'], [1, 'ns']];
+  for (const [u, name] of units) if (step >= u || u === 1) { const d = Math.max(0, Math.ceil(-Math.log10(step / u) - 1e-9)); return (ns / u).toFixed(Math.min(3, d)) + name; }
+  return fmt(ns);
+}
 
 // ---------- derived indices ----------
 const taskById = new Map();
@@ -110,7 +124,7 @@ const cv = $('tl'), ctx = cv.getContext('2d');
 const LABEL_W = 118, AXIS_H = 26, COUNTER_H = 46, BAND_H = 16, ROW_H = 22, TROW_H = 16, GAP = 8;
 const dur = Math.max(1, D.meta.duration);
 let v0 = -dur * 0.01, v1 = dur * 1.01; // visible ns range
-let scrollY = 0, taskRows = false, sel = null, hover = null, W_ = 0, H_ = 0, dpr = 1;
+let scrollY = 0, taskRows = NT <= 300, sel = null, hover = null, W_ = 0, H_ = 0, dpr = 1;
 let taskOrder = null; // task indices shown as rows
 
 function resize() {
@@ -157,7 +171,8 @@ function layoutTotal() {
 // ---------- drawing ----------
 function niceStep(span, px) { const raw = span / Math.max(1, px / 110); const p = Math.pow(10, Math.floor(Math.log10(raw))); for (const m of [1, 2, 5, 10]) if (p * m >= raw) return p * m; return p * 10; }
 // Draws spans [start[i], start[i]+len[i]] within the view, merging sub-pixel spans per pixel column.
-function drawSpans(start, len, y, h, color, isSel) {
+let drawnTasks = new Set(); // task indices drawn on P rows in the last frame (for tests)
+function drawSpans(start, len, y, h, color, isSel, onDraw) {
   const n = start.length; if (!n) return;
   const px = (v1 - v0) / plotW();
   let i = Math.max(0, lowerBound(start, v0) - 1);
@@ -170,6 +185,7 @@ function drawSpans(start, len, y, h, color, isSel) {
     const e = s + len[i];
     if (e < v0) { i++; continue; }
     const x0 = Math.max(LABEL_W, xOf(s)), x1 = Math.min(W_, xOf(e));
+    if (onDraw) onDraw(i);
     if (x1 - x0 < 1.5) {
       const col = Math.floor(x0);
       if (mergeX >= 0 && col <= mergeEnd + 1) mergeEnd = Math.max(mergeEnd, col + 1);
@@ -194,6 +210,7 @@ function draw() {
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   ctx.clearRect(0, 0, W_, H_);
   ctx.font = '11px system-ui, sans-serif';
+  drawnTasks = new Set();
   const { rows } = layout();
   // Rows (clipped below the fixed header area).
   const top = AXIS_H + COUNTER_H + 2 + BAND_H + GAP;
@@ -202,7 +219,7 @@ function draw() {
     if (r.kind === 'proc') {
       const p = D.procs[r.p];
       ctx.fillStyle = r.p % 2 ? '#f3f5f9' : '#f8f9fc'; ctx.fillRect(LABEL_W, r.y, plotW(), r.h);
-      drawSpans(p.start, p.dur, r.y, r.h, (i) => colorOf(p.task[i]), (i) => taskName(p.task[i]) + ' ' + shortSite(siteOf(p.task[i])));
+      drawSpans(p.start, p.dur, r.y, r.h, (i) => colorOf(p.task[i]), (i) => taskName(p.task[i]) + ' ' + shortSite(siteOf(p.task[i])), (i) => drawnTasks.add(p.task[i]));
       ctx.fillStyle = '#1d2330'; ctx.fillText('P' + p.id, 10, r.y + r.h / 2 + 4);
       ctx.fillStyle = '#6b7383'; ctx.fillText(p.start.length.toLocaleString() + ' runs', 44, r.y + r.h / 2 + 4);
     } else if (r.kind === 'title') {
@@ -229,7 +246,7 @@ function draw() {
   ctx.strokeStyle = '#e3e6ee'; ctx.fillStyle = '#6b7383'; ctx.lineWidth = 1;
   for (let t = Math.ceil(v0 / step) * step; t <= v1; t += step) {
     const x = Math.round(xOf(t)) + 0.5; ctx.beginPath(); ctx.moveTo(x, AXIS_H - 6); ctx.lineTo(x, H_); ctx.globalAlpha = 0.5; ctx.stroke(); ctx.globalAlpha = 1;
-    ctx.fillText(fmt(t), x + 3, 14);
+    ctx.fillText(fmtTick(t, step), x + 3, 14);
   }
   drawCounters(AXIS_H, COUNTER_H);
   const by = AXIS_H + COUNTER_H + 2;
@@ -320,7 +337,7 @@ function showDetail(h) {
     return;
   }
   const t = h.t, start = h.start, end = h.end;
-  let html = '<h3 id="detail-title">' + taskName(t) + '</h3><div class="site">' + esc(siteOf(t)) + '</div><dl>';
+  let html = '<h3 id="detail-title">' + taskName(t) + '</h3><div class="site">' + siteHtml(siteOf(t)) + '</div><dl>';
   let wake = -1, state = 'running', reason = '';
   if (h.kind === 'proc') { wake = D.procs[h.p].wake[h.i]; html += '<dt>state</dt><dd><span class="pill running">running</span> on P' + D.procs[h.p].id + '</dd>'; }
   else { state = STATE_NAMES[ST.state[h.i]]; reason = S[ST.reason[h.i]] || ''; html += '<dt>state</dt><dd><span class="pill ' + state + '">' + state + '</span></dd>'; if (reason) html += '<dt>reason</dt><dd>' + esc(reason) + '</dd>'; }
@@ -492,7 +509,7 @@ function renderSites() {
   const bar = (r, q, b, s) => { const tot = Math.max(1, r + q + b + s); return '<div class="bar">' + [['running', r], ['runnable', q], ['blocked', b], ['syscall', s]].map(([c, v]) => '<span class="' + c + '" style="width:' + (100 * v / tot).toFixed(2) + '%"></span>').join('') + '</div>'; };
   let html = '<thead><tr>' + cols.map(([k, n, c]) => '<th data-k="' + k + '" class="' + (c || '') + (k === siteSort ? ' sorted' : '') + '">' + n + '</th>').join('') + '</tr></thead><tbody>';
   siteRows.forEach((g, gi) => {
-    html += '<tr class="group" data-g="' + gi + '"><td class="l mono">' + esc(g.site) + '</td><td>' + g.tasks.length + '</td><td>' + fmt(g.running) + '</td><td>' + fmt(g.running / g.tasks.length) + '</td><td>' + fmt(g.runnable) + '</td><td>' + fmt(g.maxWait) + '</td><td>' + fmt(g.blocked) + '</td><td>' + fmt(g.maxPoll) + '</td><td class="l">' + bar(g.running, g.runnable, g.blocked, g.syscall) + '</td></tr>';
+    html += '<tr class="group" data-g="' + gi + '"><td class="l site-cell">' + siteHtml(g.site) + '</td><td>' + g.tasks.length + '</td><td>' + fmt(g.running) + '</td><td>' + fmt(g.running / g.tasks.length) + '</td><td>' + fmt(g.runnable) + '</td><td>' + fmt(g.maxWait) + '</td><td>' + fmt(g.blocked) + '</td><td>' + fmt(g.maxPoll) + '</td><td class="l">' + bar(g.running, g.runnable, g.blocked, g.syscall) + '</td></tr>';
     if (g.open) {
       const ts = g.tasks.slice().sort((a, b) => (T.running[b] + T.runnable[b]) - (T.running[a] + T.runnable[a])).slice(0, 200);
       for (const t of ts) html += '<tr class="sub"><td class="l">' + link(taskName(t), 'jump:' + t + ':' + firstRun(t)) + '</td><td>' + T.polls[t] + ' polls</td><td>' + fmt(T.running[t]) + '</td><td></td><td>' + fmt(T.runnable[t]) + '</td><td>' + fmt(T.maxWait[t]) + '</td><td>' + fmt(T.blocked[t]) + '</td><td>' + fmt(T.maxPoll[t]) + '</td><td class="l">' + bar(T.running[t], T.runnable[t], T.blocked[t], T.syscall[t]) + '</td></tr>';
@@ -542,8 +559,19 @@ function renderUser() {
 }
 
 // ---------- start ----------
+$('task-rows').checked = taskRows;
 resize();
 if (location.hash.length > 1) loadHash();
-window.spoolTrace = { data: D, jumpTo, taskById, select, hit, state: () => ({ v0, v1, sel, scrollY, layout: layout().rows }) };
+// Test hooks (used by tests/browser): read-only views of the UI state.
+function spanRect(pi, i) {
+  const r = layout().rows.find((r) => r.kind === 'proc' && r.p === pi), p = D.procs[pi];
+  if (!r) return null;
+  return { x0: xOf(p.start[i]), x1: xOf(p.start[i] + p.dur[i]), y: r.y, h: r.h };
+}
+window.spoolTrace = {
+  data: D, jumpTo, taskById, hit, spanRect, centerOn,
+  drawnTaskIds: () => [...drawnTasks].map((t) => T.id[t]),
+  state: () => ({ v0, v1, sel, scrollY, view }),
+};
 document.body.dataset.ready = '1';
 })();
