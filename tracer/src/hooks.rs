@@ -12,14 +12,33 @@
 //! - Per-task and per-P tracer state lives in [`GoTraceState`] / [`ProcTraceState`]
 //!   slots that the executor embeds in its task header and P; only the tracer
 //!   reads or writes them.
+//! - Ordering rules (Go's runtime follows the same ones; "acquire before
+//!   changing the state the event describes"). Breaking them never makes the
+//!   tracer unsound (it keeps no pointer to a task or P past the hook call),
+//!   but can make the file inconsistent around a generation boundary:
+//!   1. The tracer keeps no reference to the `GoTraceState`/`ProcTraceState`
+//!      passed in; they only need to live for the call.
+//!   2. `go_create` is called before the new task can be seen by another
+//!      thread (before it is queued).
+//!   3. `go_block` is called before the task can be woken, i.e. before the
+//!      state transition that lets a `wake` reschedule it. If that transition
+//!      then finds the task was woken during its poll, the executor calls
+//!      `go_unblock` itself. `go_unblock` is only called for a task whose
+//!      last run ended with `go_block` (never for a running or queued task).
+//!   4. `proc_stop` is called before another M can take the P.
+//!   5. `proc_start`/`proc_stop` are called whether or not tracing is on
+//!      (they record which P the thread holds, so a trace started later knows;
+//!      this costs a thread-local write on a path that parks or unparks a thread).
 
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use crate::emit;
+
 /// True while a trace is being recorded. Relaxed: a hook that races with
 /// start/stop may miss or add one event; start/stop run under stop-the-world,
 /// which is what makes the set of recorded events consistent.
-static ENABLED: AtomicBool = AtomicBool::new(false);
+pub(crate) static ENABLED: AtomicBool = AtomicBool::new(false);
 
 /// Whether a trace is being recorded: one relaxed atomic load.
 #[inline(always)]
@@ -99,7 +118,7 @@ pub enum BlockReason {
 #[inline(always)]
 pub fn go_create(id: u64, state: &GoTraceState, site: SpawnSite) {
     if enabled() {
-        let _ = (id, state, site);
+        emit::go_create(id, state, site);
     }
 }
 
@@ -107,7 +126,7 @@ pub fn go_create(id: u64, state: &GoTraceState, site: SpawnSite) {
 #[inline(always)]
 pub fn go_start(id: u64, state: &GoTraceState, site: SpawnSite) {
     if enabled() {
-        let _ = (id, state, site);
+        emit::go_start(id, state, site);
     }
 }
 
@@ -115,7 +134,7 @@ pub fn go_start(id: u64, state: &GoTraceState, site: SpawnSite) {
 #[inline(always)]
 pub fn go_stop(reason: StopReason) {
     if enabled() {
-        let _ = reason;
+        emit::go_stop(reason);
     }
 }
 
@@ -123,7 +142,7 @@ pub fn go_stop(reason: StopReason) {
 #[inline(always)]
 pub fn go_block(reason: BlockReason) {
     if enabled() {
-        let _ = reason;
+        emit::go_block(reason);
     }
 }
 
@@ -131,35 +150,37 @@ pub fn go_block(reason: BlockReason) {
 #[inline(always)]
 pub fn go_unblock(id: u64, state: &GoTraceState) {
     if enabled() {
-        let _ = (id, state);
+        emit::go_unblock(id, state);
     }
 }
 
 /// The running task completed, panicked or was cancelled while polled (GoDestroy).
 #[inline(always)]
 pub fn go_destroy() {
-    if enabled() {}
-}
-
-/// The calling M took P number `p` (ProcStart).
-#[inline(always)]
-pub fn proc_start(p: u32, state: &ProcTraceState) {
     if enabled() {
-        let _ = (p, state);
+        emit::go_destroy();
     }
 }
 
-/// The calling M released its P (ProcStop).
-#[inline(always)]
+/// The calling M took P number `p` (ProcStart). Called whether or not
+/// tracing is on (seam rule 5).
+#[inline]
+pub fn proc_start(p: u32, state: &ProcTraceState) {
+    emit::proc_start(p, state, enabled());
+}
+
+/// The calling M released its P (ProcStop). Called whether or not tracing is
+/// on (seam rule 5), before another M can take the P.
+#[inline]
 pub fn proc_stop() {
-    if enabled() {}
+    emit::proc_stop(enabled());
 }
 
 /// The runtime now has `procs` Ps (ProcsChange).
 #[inline(always)]
 pub fn procs_change(procs: u32) {
     if enabled() {
-        let _ = procs;
+        emit::procs_change(procs);
     }
 }
 
@@ -167,14 +188,16 @@ pub fn procs_change(procs: u32) {
 #[inline(always)]
 pub fn stw_begin(kind: &'static str) {
     if enabled() {
-        let _ = kind;
+        emit::stw_begin(kind);
     }
 }
 
 /// The stop-the-world that `stw_begin` opened ends (STWEnd).
 #[inline(always)]
 pub fn stw_end() {
-    if enabled() {}
+    if enabled() {
+        emit::stw_end();
+    }
 }
 
 // --- GC-like phases and heap accounting (applications, counting allocator) ---
@@ -182,13 +205,17 @@ pub fn stw_end() {
 /// An application-defined GC-like phase begins on the running task (GCBegin).
 #[inline(always)]
 pub fn gc_begin() {
-    if enabled() {}
+    if enabled() {
+        emit::gc_begin();
+    }
 }
 
 /// The phase `gc_begin` opened ends (GCEnd).
 #[inline(always)]
 pub fn gc_end() {
-    if enabled() {}
+    if enabled() {
+        emit::gc_end();
+    }
 }
 
 /// The live heap is now `bytes` bytes (HeapAlloc); from spool's optional
@@ -196,7 +223,7 @@ pub fn gc_end() {
 #[inline(always)]
 pub fn heap_alloc(bytes: u64) {
     if enabled() {
-        let _ = bytes;
+        emit::heap_alloc(bytes);
     }
 }
 
@@ -207,7 +234,7 @@ pub fn heap_alloc(bytes: u64) {
 #[inline(always)]
 pub fn user_task_begin(id: u64, parent: u64, name: &str) {
     if enabled() {
-        let _ = (id, parent, name);
+        emit::user_task_begin(id, parent, name);
     }
 }
 
@@ -215,7 +242,7 @@ pub fn user_task_begin(id: u64, parent: u64, name: &str) {
 #[inline(always)]
 pub fn user_task_end(id: u64) {
     if enabled() {
-        let _ = id;
+        emit::user_task_end(id);
     }
 }
 
@@ -223,7 +250,7 @@ pub fn user_task_end(id: u64) {
 #[inline(always)]
 pub fn user_region_begin(task: u64, name: &str) {
     if enabled() {
-        let _ = (task, name);
+        emit::user_region_begin(task, name);
     }
 }
 
@@ -231,7 +258,7 @@ pub fn user_region_begin(task: u64, name: &str) {
 #[inline(always)]
 pub fn user_region_end(task: u64, name: &str) {
     if enabled() {
-        let _ = (task, name);
+        emit::user_region_end(task, name);
     }
 }
 
@@ -239,7 +266,7 @@ pub fn user_region_end(task: u64, name: &str) {
 #[inline(always)]
 pub fn user_log(task: u64, category: &str, message: &str) {
     if enabled() {
-        let _ = (task, category, message);
+        emit::user_log(task, category, message);
     }
 }
 
@@ -247,6 +274,17 @@ pub fn user_log(task: u64, category: &str, message: &str) {
 #[inline(always)]
 pub fn go_label(label: &str) {
     if enabled() {
-        let _ = label;
+        emit::go_label(label);
+    }
+}
+
+/// The ID of the task the calling thread is running, as the current trace
+/// recorded it (`None` with tracing off, outside a task, or for a task the
+/// trace cannot attribute). Annotations use it to decide attribution.
+pub fn running_task() -> Option<u64> {
+    if enabled() {
+        emit::running_task()
+    } else {
+        None
     }
 }

@@ -4,7 +4,20 @@
 //! tracing off each hook costs one relaxed atomic load. The wire format is
 //! Go's v2 execution trace (see `docs/trace-format.md`).
 
+mod arena;
+mod buf;
+mod clock;
+pub mod control;
+mod emit;
+mod generation;
+mod global;
 pub mod hooks;
+mod m;
+mod slot;
+mod sync;
+mod writer;
+
+pub use writer::TraceSummary;
 pub mod read;
 #[cfg(feature = "viewer")]
 pub mod viewer;

@@ -1,0 +1,280 @@
+//! Batch encoding: event type bytes, LEB128 varints, and one M's open batch.
+//!
+//! A batch is `EventBatch gen m base_time size` followed by `size` payload
+//! bytes of events (Go's v2 framing). Invariants of [`Batch`]:
+//! - The header is written when the batch is opened; `size` is a reserved
+//!   [`SIZE_SLOT`]-byte padded varint back-patched by [`Batch::seal`], because
+//!   the size is only known when the batch is full or collected, and the
+//!   header must come first in the file. Padded varints are legal LEB128 and
+//!   Go's parser accepts them (its own runtime does the same with 10 bytes);
+//!   3 bytes hold every legal size (≤ 65,536).
+//! - `size` excludes the header: the parser reads the header, then skips
+//!   exactly `size` bytes to the next batch.
+//! - Event timestamps are deltas from the previous event of the batch (the
+//!   first from the header's base time), so they never decrease within a batch.
+//! - Before writing an event the caller checks [`Batch::has_room`] for the
+//!   event's worst case (1 + 10 bytes per varint), so writes never overflow.
+
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use crate::generation::Generation;
+
+/// Event type bytes of the `go 1.22 trace` format (`tracev2/events.go`).
+#[allow(dead_code)] // The full table, including types we only read.
+pub(crate) mod ev {
+    pub const BATCH: u8 = 1;
+    pub const STACKS: u8 = 2;
+    pub const STACK: u8 = 3;
+    pub const STRINGS: u8 = 4;
+    pub const STRING: u8 = 5;
+    pub const FREQUENCY: u8 = 8;
+    pub const PROCS_CHANGE: u8 = 9;
+    pub const PROC_START: u8 = 10;
+    pub const PROC_STOP: u8 = 11;
+    pub const PROC_STATUS: u8 = 13;
+    pub const GO_CREATE: u8 = 14;
+    pub const GO_START: u8 = 16;
+    pub const GO_DESTROY: u8 = 17;
+    pub const GO_STOP: u8 = 19;
+    pub const GO_BLOCK: u8 = 20;
+    pub const GO_UNBLOCK: u8 = 21;
+    pub const GO_STATUS: u8 = 25;
+    pub const STW_BEGIN: u8 = 26;
+    pub const STW_END: u8 = 27;
+    pub const GC_BEGIN: u8 = 29;
+    pub const GC_END: u8 = 30;
+    pub const HEAP_ALLOC: u8 = 37;
+    pub const GO_LABEL: u8 = 39;
+    pub const USER_TASK_BEGIN: u8 = 40;
+    pub const USER_TASK_END: u8 = 41;
+    pub const USER_REGION_BEGIN: u8 = 42;
+    pub const USER_REGION_END: u8 = 43;
+    pub const USER_LOG: u8 = 44;
+}
+
+/// The 16-byte file header (format version 1.22).
+pub(crate) const FILE_HEADER: &[u8; 16] = b"go 1.22 trace\0\0\0";
+
+/// Bytes per batch buffer, header included: Go's parser rejects payloads
+/// over 64 KiB, and 64 KiB amortises the header (≤ 27 bytes) to nothing.
+pub(crate) const BATCH_CAP: usize = 64 * 1024;
+
+/// Width of the reserved, back-patched size varint (3 × 7 bits ≥ 65,536).
+pub(crate) const SIZE_SLOT: usize = 3;
+
+/// "No thread / no proc / no goroutine" in the format: -1 as u64.
+pub(crate) const NONE: u64 = u64::MAX;
+
+/// Worst-case encoded size of an event with `nargs` varint arguments
+/// (including its timestamp delta).
+#[inline(always)]
+pub(crate) const fn max_event_len(nargs: usize) -> usize {
+    1 + 10 * (nargs + 1)
+}
+
+/// Writes `v` as LEB128 at `buf[pos..]`; returns the position after it.
+#[inline(always)]
+pub(crate) fn varint(buf: &mut [u8], mut pos: usize, mut v: u64) -> usize {
+    while v >= 0x80 {
+        buf[pos] = (v as u8) | 0x80;
+        v >>= 7;
+        pos += 1;
+    }
+    buf[pos] = v as u8;
+    pos + 1
+}
+
+/// Writes `v` as a LEB128 padded to exactly `width` bytes at `buf[pos..]`.
+pub(crate) fn varint_at(buf: &mut [u8], pos: usize, mut v: u64, width: usize) {
+    for i in 0..width {
+        let last = i + 1 == width;
+        buf[pos + i] = (v as u8 & 0x7f) | if last { 0 } else { 0x80 };
+        v >>= 7;
+    }
+    debug_assert_eq!(v, 0, "value does not fit a {width}-byte varint");
+}
+
+/// Appends `v` as LEB128 to `out` (table batches, built on the writer thread).
+pub(crate) fn push_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// One M's open batch, in a buffer carved from its generation's arena.
+///
+/// # Fields
+/// - `generation` keeps the arena (and so `mem`) alive; the arena is reset only
+///   once every `Arc` to the generation is gone.
+/// - `mem`/`len`: only touched by the holder of the M's slot lock.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    generation: Arc<Generation>,
+    mem: NonNull<u8>,
+    len: usize,
+    /// Offset of the reserved size varint; the payload starts right after it.
+    size_at: usize,
+    /// Timestamp of the last event written (or the base time).
+    last_ts: u64,
+}
+
+// SAFETY: `mem` points into memory owned by `generation`'s arena, which is
+// `Sync` and outlives the batch (we hold an `Arc`); the batch is the only
+// user of its `BATCH_CAP` bytes, so moving it to another thread is sound.
+unsafe impl Send for Batch {}
+
+impl Batch {
+    /// Opens a batch for M `m` in `generation` with base time `ts`; `None`
+    /// if the arena could not provide memory.
+    pub(crate) fn open(generation: Arc<Generation>, m: u64, ts: u64) -> Option<Batch> {
+        let mem = generation.alloc_batch()?;
+        let mut b = Batch {
+            generation,
+            mem,
+            len: 0,
+            size_at: 0,
+            last_ts: ts,
+        };
+        let file_gen = b.generation.file_gen();
+        let buf = b.bytes_mut();
+        let mut pos = 0;
+        buf[pos] = ev::BATCH;
+        pos += 1;
+        pos = varint(buf, pos, file_gen);
+        pos = varint(buf, pos, m);
+        pos = varint(buf, pos, ts);
+        b.size_at = pos;
+        b.len = pos + SIZE_SLOT;
+        Some(b)
+    }
+
+    /// The whole buffer.
+    #[inline(always)]
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: `mem` is a live allocation of `BATCH_CAP` bytes owned by
+        // `self.generation`'s arena and handed to this batch alone.
+        unsafe { std::slice::from_raw_parts_mut(self.mem.as_ptr(), BATCH_CAP) }
+    }
+
+    /// The generation this batch belongs to.
+    #[inline(always)]
+    pub(crate) fn generation(&self) -> &Arc<Generation> {
+        &self.generation
+    }
+
+    /// Whether `n` more bytes fit.
+    #[inline(always)]
+    pub(crate) fn has_room(&self, n: usize) -> bool {
+        self.len + n <= BATCH_CAP
+    }
+
+    /// True if no event has been written yet.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == self.size_at + SIZE_SLOT
+    }
+
+    /// Appends one event. The caller checked `has_room(max_event_len(args.len()))`
+    /// and guarantees `ts` is not before the previous event's.
+    #[inline(always)]
+    pub(crate) fn event(&mut self, ts: u64, ty: u8, args: &[u64]) {
+        debug_assert!(self.has_room(max_event_len(args.len())));
+        debug_assert!(
+            ts >= self.last_ts,
+            "time went backwards: {ts} < {}",
+            self.last_ts
+        );
+        let dt = ts - self.last_ts;
+        self.last_ts = ts;
+        let mut pos = self.len;
+        let buf = self.bytes_mut();
+        buf[pos] = ty;
+        pos = varint(buf, pos + 1, dt);
+        for &a in args {
+            pos = varint(buf, pos, a);
+        }
+        self.len = pos;
+    }
+
+    /// Finishes the batch: back-patches the payload size into the header.
+    pub(crate) fn seal(mut self) -> Sealed {
+        let payload = self.len - (self.size_at + SIZE_SLOT);
+        let size_at = self.size_at;
+        varint_at(self.bytes_mut(), size_at, payload as u64, SIZE_SLOT);
+        Sealed {
+            generation: self.generation,
+            mem: self.mem,
+            len: self.len,
+        }
+    }
+}
+
+/// A finished batch waiting for the writer thread.
+#[derive(Debug)]
+pub(crate) struct Sealed {
+    generation: Arc<Generation>,
+    mem: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: as for `Batch`: the bytes are owned by the generation's arena we
+// hold an `Arc` to, and nobody writes them after sealing.
+unsafe impl Send for Sealed {}
+
+impl Sealed {
+    /// The encoded batch, header included.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        // SAFETY: `mem[..len]` was fully written by the batch before sealing
+        // and stays alive while we hold `generation`.
+        unsafe { std::slice::from_raw_parts(self.mem.as_ptr(), self.len) }
+    }
+
+    /// The generation this batch belongs to.
+    pub(crate) fn generation(&self) -> &Arc<Generation> {
+        &self.generation
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(buf: &[u8], pos: &mut usize) -> u64 {
+        let mut v = 0u64;
+        let mut shift = 0;
+        loop {
+            let b = buf[*pos];
+            *pos += 1;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return v;
+            }
+            shift += 7;
+        }
+    }
+
+    #[test]
+    fn varints_round_trip_including_none() {
+        let mut buf = [0u8; 16];
+        for v in [0, 1, 127, 128, 300, 65_536, u64::from(u32::MAX), NONE] {
+            let end = varint(&mut buf, 0, v);
+            let mut pos = 0;
+            assert_eq!(decode(&buf, &mut pos), v);
+            assert_eq!(pos, end);
+        }
+        assert_eq!(varint(&mut buf, 0, NONE), 10, "-1 takes 10 bytes");
+    }
+
+    #[test]
+    fn padded_varint_decodes_to_value() {
+        let mut buf = [0u8; 3];
+        varint_at(&mut buf, 0, 65_536, 3);
+        let mut pos = 0;
+        assert_eq!(decode(&buf, &mut pos), 65_536);
+        assert_eq!(pos, 3);
+        varint_at(&mut buf, 0, 5, 3);
+        assert_eq!(buf, [0x85, 0x80, 0x00]);
+    }
+}

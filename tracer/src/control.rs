@@ -1,0 +1,329 @@
+//! Starting and stopping a trace, and the `SPOOL_TRACE` variable.
+//!
+//! These functions record a consistent trace only when the world is stopped
+//! while they run (no task is being polled): the executor wraps them in
+//! `stop_the_world` (`spool::trace::start`/`stop`). Called without that, a
+//! hook racing `start` may miss its event (never a malformed file: a task
+//! first seen in a later generation is introduced or dropped by the rules in
+//! `emit.rs`).
+//!
+//! Invariants: at most one trace is recorded at a time (`SESSION`); `start`
+//! fully publishes the first generation before setting the enabled flag; `stop`
+//! clears the flag and the generation, then lets the writer collect every M.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use crate::arena::Arena;
+use crate::clock::{self, Calibration};
+use crate::emit;
+use crate::generation::Generation;
+use crate::global::{BASE_GEN, CURRENT, FLUSHED, GEN, INBOX, INBOX_READY, LAST_GEN, lock};
+use crate::hooks::{self, GoTraceState, ProcTraceState};
+use crate::writer::{Sink, TraceSummary, Writer};
+
+pub use crate::emit::{FOREIGN_PROC_ID, RUNTIME_PROC_ID, RUNTIME_TASK_ID, TaskStatus};
+
+/// Name of the environment variable that turns tracing on for a runtime.
+pub const ENV_VAR: &str = "SPOOL_TRACE";
+
+/// The trace being recorded.
+struct Session {
+    writer: JoinHandle<Result<TraceSummary, io::Error>>,
+}
+
+static SESSION: Mutex<Option<Session>> = Mutex::new(None);
+
+/// Why starting or stopping a trace failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum TraceError {
+    /// A trace is already being recorded; stop it first.
+    AlreadyStarted,
+    /// `stop` was called with no trace being recorded.
+    NotStarted,
+    /// The trace file could not be created.
+    Open {
+        /// The path that was given.
+        path: PathBuf,
+        /// What the OS said.
+        source: io::Error,
+    },
+    /// Writing the trace failed; tracing stopped at that point.
+    Write(io::Error),
+    /// The writer thread could not be started or panicked.
+    Writer(String),
+}
+
+impl fmt::Display for TraceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TraceError::AlreadyStarted => {
+                write!(f, "spool trace: a trace is already being recorded")
+            }
+            TraceError::NotStarted => write!(f, "spool trace: no trace is being recorded"),
+            TraceError::Open { path, source } => {
+                write!(f, "spool trace: cannot create {}: {source}", path.display())
+            }
+            TraceError::Write(e) => write!(f, "spool trace: writing the trace failed: {e}"),
+            TraceError::Writer(m) => write!(f, "spool trace: writer thread: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for TraceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TraceError::Open { source, .. } => Some(source),
+            TraceError::Write(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<TraceError> for io::Error {
+    fn from(e: TraceError) -> io::Error {
+        match e {
+            TraceError::Open { source, .. } => source,
+            TraceError::Write(e) => e,
+            other => io::Error::other(other),
+        }
+    }
+}
+
+/// Starts recording a trace into `writer`.
+///
+/// Call it with the world stopped (`spool::trace::start` does); see the
+/// module docs.
+///
+/// # Errors
+/// [`TraceError::AlreadyStarted`] if a trace is being recorded;
+/// [`TraceError::Writer`] if the writer thread cannot be spawned.
+///
+/// # Example
+/// ```
+/// use spool_tracer::control;
+/// control::start(Vec::<u8>::new()).unwrap();
+/// assert!(control::start(Vec::<u8>::new()).is_err()); // only one at a time
+/// let summary = control::stop().unwrap();
+/// assert!(summary.bytes >= 16); // at least the header
+/// ```
+pub fn start(writer: impl Write + Send + 'static) -> Result<(), TraceError> {
+    start_sink(Sink::Writer(Box::new(writer)))
+}
+
+/// Starts recording a trace into a new file at `path` (truncated if it
+/// exists). After a write error the file is cut back to its last complete
+/// generation, so it stays readable.
+///
+/// # Errors
+/// [`TraceError::Open`] naming the path if the file cannot be created, and
+/// the errors of [`start`].
+pub fn start_file(path: impl AsRef<Path>) -> Result<(), TraceError> {
+    let path = path.as_ref().to_path_buf();
+    let mut session = lock(&SESSION);
+    if session.is_some() {
+        return Err(TraceError::AlreadyStarted);
+    }
+    let file = File::create(&path).map_err(|source| TraceError::Open {
+        path: path.clone(),
+        source,
+    })?;
+    start_locked(&mut session, Sink::File { file, path })
+}
+
+fn start_sink(sink: Sink) -> Result<(), TraceError> {
+    let mut session = lock(&SESSION);
+    if session.is_some() {
+        return Err(TraceError::AlreadyStarted);
+    }
+    start_locked(&mut session, sink)
+}
+
+fn start_locked(session: &mut Option<Session>, sink: Sink) -> Result<(), TraceError> {
+    clock::init();
+    {
+        // Leftovers of an earlier trace (a thread that exited after it stopped).
+        let mut inbox = lock(&INBOX);
+        inbox.batches.clear();
+        inbox.stop = false;
+        inbox.flushes_done = inbox.flush_requested;
+    }
+    emit::reset_for_trace();
+    let global = LAST_GEN.fetch_add(1, Ordering::Relaxed) + 1;
+    let first = Arc::new(Generation::new(global, 1, Arena::new()));
+    let writer = Writer::new(sink, first.clone(), Calibration::take());
+    BASE_GEN.store(global, Ordering::Relaxed);
+    {
+        let mut cur = lock(&CURRENT);
+        *cur = Some(first);
+        // Publish the first generation (pairs with the Acquire in a section).
+        GEN.store(global, Ordering::Release);
+    }
+    let handle = std::thread::Builder::new()
+        .name("spool-trace-writer".into())
+        .spawn(move || writer.run());
+    let handle = match handle {
+        Ok(h) => h,
+        Err(e) => {
+            disable();
+            return Err(TraceError::Writer(format!("cannot spawn: {e}")));
+        }
+    };
+    hooks::ENABLED.store(true, Ordering::Relaxed);
+    *session = Some(Session { writer: handle });
+    Ok(())
+}
+
+/// Clears the enabled flag and the current generation.
+fn disable() {
+    hooks::ENABLED.store(false, Ordering::Relaxed);
+    let mut cur = lock(&CURRENT);
+    *cur = None;
+    // New sections now write nothing (pairs with the Acquire in a section).
+    GEN.store(0, Ordering::Release);
+}
+
+/// Stops the trace, writes its last generation and waits until the sink has
+/// it all. Closes a stop-the-world range the calling thread opened.
+///
+/// # Errors
+/// [`TraceError::NotStarted`] if no trace is being recorded;
+/// [`TraceError::Write`] with the first write error if writing failed
+/// (tracing stopped at that point; see [`start_file`] for what the file holds).
+pub fn stop() -> Result<TraceSummary, TraceError> {
+    let session = lock(&SESSION).take().ok_or(TraceError::NotStarted)?;
+    emit::stw_end();
+    disable();
+    {
+        let mut inbox = lock(&INBOX);
+        inbox.stop = true;
+    }
+    INBOX_READY.notify_all();
+    match session.writer.join() {
+        Ok(Ok(summary)) => Ok(summary),
+        Ok(Err(e)) => Err(TraceError::Write(e)),
+        Err(_) => Err(TraceError::Writer("panicked".into())),
+    }
+}
+
+/// Ends the current generation now: when this returns, every event recorded
+/// before the call is in the sink as part of a complete generation (a reader
+/// of the file sees it even if the process dies right after). Tracing goes
+/// on in a new generation.
+///
+/// # Errors
+/// [`TraceError::NotStarted`] if no trace is being recorded.
+///
+/// # Example
+/// ```
+/// use spool_tracer::control;
+/// control::start(std::io::sink()).unwrap();
+/// control::flush().unwrap();
+/// assert_eq!(control::stop().unwrap().generations, 2);
+/// ```
+pub fn flush() -> Result<(), TraceError> {
+    if lock(&SESSION).is_none() {
+        return Err(TraceError::NotStarted);
+    }
+    let mut inbox = lock(&INBOX);
+    inbox.flush_requested += 1;
+    let target = inbox.flush_requested;
+    INBOX_READY.notify_all();
+    while inbox.flushes_done < target && !inbox.stop {
+        inbox = FLUSHED.wait(inbox).unwrap_or_else(|e| e.into_inner());
+    }
+    Ok(())
+}
+
+/// Whether a trace is being recorded (started and not stopped; false after a
+/// write error even before `stop` collects it).
+pub fn is_tracing() -> bool {
+    hooks::enabled()
+}
+
+/// Starts tracing to the file named by `SPOOL_TRACE`, if set and non-empty.
+/// Returns whether this call started a trace (the caller then owns it and
+/// calls [`stop`] at shutdown). Problems are reported once on stderr, naming
+/// the variable and its value, and never stop the program.
+pub fn start_from_env() -> bool {
+    let Some(path) = std::env::var_os(ENV_VAR) else {
+        return false;
+    };
+    if path.is_empty() {
+        return false;
+    }
+    match start_file(&path) {
+        Ok(()) => true,
+        Err(TraceError::AlreadyStarted) => {
+            eprintln!(
+                "spool: {ENV_VAR}={}: a trace is already being recorded; this runtime is traced into it",
+                Path::new(&path).display()
+            );
+            false
+        }
+        Err(e) => {
+            eprintln!(
+                "spool: {ENV_VAR}={}: {e}; tracing disabled",
+                Path::new(&path).display()
+            );
+            false
+        }
+    }
+}
+
+/// Writes the status of a task that exists when the trace starts. The
+/// executor calls it for every live task that is not running, under the
+/// same stop-the-world as [`start`]; Go's format only lets a task appear
+/// without a `GoCreate` in the first generation.
+pub fn task_status(id: u64, state: &GoTraceState, status: TaskStatus) {
+    if hooks::enabled() {
+        emit::task_status(id, state, status);
+    }
+}
+
+/// Writes `ProcStatus(Idle)` for P `p` if no M holds it when the trace
+/// starts (optional: a P's status is otherwise written when it is first used).
+pub fn proc_idle_status(p: u32, state: &ProcTraceState) {
+    if hooks::enabled() {
+        emit::proc_idle_status(p, state);
+    }
+}
+
+/// Events not written although tracing was on, by reason (see [`Lost`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Lost {
+    /// Needed a running task on the calling thread (annotations, GC phases,
+    /// stop/block/destroy) and there was none.
+    pub no_task: u64,
+    /// Needed a P on the calling thread and there was none.
+    pub no_proc: u64,
+    /// Called from inside the tracer itself (e.g. an allocation hook while the
+    /// tracer allocates) or during thread teardown.
+    pub reentrant: u64,
+    /// Concerned a task that predates the trace and cannot be introduced yet.
+    pub untraced: u64,
+    /// `gc_begin` with a phase already open, or `gc_end` with none.
+    pub gc_misuse: u64,
+    /// No memory for a batch.
+    pub no_memory: u64,
+}
+
+/// Counts of events dropped since the process started.
+pub fn lost() -> Lost {
+    let d = |i: crate::global::Lost| crate::global::DROPPED[i as usize].load(Ordering::Relaxed);
+    use crate::global::Lost as L;
+    Lost {
+        no_task: d(L::NoTask),
+        no_proc: d(L::NoProc),
+        reentrant: d(L::Reentrant),
+        untraced: d(L::Untraced),
+        gc_misuse: d(L::GcMisuse),
+        no_memory: d(L::NoMemory),
+    }
+}

@@ -1,0 +1,563 @@
+//! Hook bodies: turn one scheduler transition into the events Go's parser
+//! needs, including the lazy status events and pseudo-P/pseudo-task flows.
+//!
+//! Invariants (the format's rules, `go-trace-format.md` §1.7-1.9):
+//! - Before an M writes an event that needs its P or task, the P's and task's
+//!   status for the current generation has been written once ([`ensure_ctx`]);
+//!   a `Running` status is only ever written by the M that holds the P / runs
+//!   the task, because it binds the resource to the writing M.
+//! - Sequence numbers come from [`next_seq`]; whoever moves a resource's slot
+//!   into a new generation writes its status first, in the same section.
+//! - A task unknown to the current trace (it existed before the trace started
+//!   and got no status in the first generation) can only be introduced by a
+//!   `GoCreate` when it is next started; until then its events are dropped
+//!   and counted (`Lost::Untraced`).
+//! - Threads without a P never write P-bound events: a spawn from such a
+//!   thread borrows the *foreign* pseudo-P for the `GoCreate`; a
+//!   stop-the-world or `ProcsChange` on a thread without a running task
+//!   borrows the *runtime* pseudo-P and pseudo-task. Each pseudo resource is
+//!   used by one thread at a time (a spin flag), so its sequence numbers
+//!   follow real time.
+
+use std::panic::Location;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use crate::buf::{NONE, ev};
+use crate::global::{BASE_GEN, Lost, claim_status, lost, next_seq, pack, slot_gen};
+use crate::hooks::{BlockReason, GoTraceState, ProcTraceState, SpawnSite, StopReason};
+use crate::m::{Borrow, GCtx, MLocal, PCtx, Section, with_m, with_section};
+
+/// P ID of the runtime pseudo-P (above every executor P index, which is a `u32`).
+pub const RUNTIME_PROC_ID: u64 = 1 << 32;
+/// P ID of the pseudo-P that spawns from threads without a P go through.
+pub const FOREIGN_PROC_ID: u64 = (1 << 32) + 1;
+/// Task ID of the runtime pseudo-task that carries stop-the-world events
+/// started outside any task (far above any executor task ID).
+pub const RUNTIME_TASK_ID: u64 = 1 << 62;
+
+static RUNTIME_P: ProcTraceState = ProcTraceState::new();
+static FOREIGN_P: ProcTraceState = ProcTraceState::new();
+static RUNTIME_G: GoTraceState = GoTraceState::new();
+/// Held by the thread using the runtime pseudo-P/task (Acquire on take pairs
+/// with the Release on give-back, ordering the two users' slot updates).
+static RUNTIME_BUSY: AtomicBool = AtomicBool::new(false);
+/// Held by the thread using the foreign pseudo-P.
+static FOREIGN_BUSY: AtomicBool = AtomicBool::new(false);
+
+/// Open GC-like phase (at most one at a time, as in Go) and its sequence.
+static GC_ACTIVE: AtomicBool = AtomicBool::new(false);
+static GC_SEQ: AtomicU64 = AtomicU64::new(0);
+
+// Status values (tracev2).
+const GO_RUNNABLE: u64 = 1;
+const GO_RUNNING: u64 = 2;
+const GO_WAITING: u64 = 4;
+const PROC_RUNNING: u64 = 1;
+const PROC_IDLE: u64 = 2;
+
+/// String ID of "forever" (the runtime pseudo-task's block reason; Go's
+/// tools leave "forever" out of blocking profiles).
+const STR_FOREVER: u64 = 9;
+
+/// The status a task has at trace start, for [`task_status`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskStatus {
+    /// Queued, waiting for a P.
+    Runnable,
+    /// Parked until something wakes it.
+    Waiting,
+}
+
+impl StopReason {
+    fn str_id(self) -> u64 {
+        match self {
+            StopReason::Yield => 1,
+            StopReason::Budget => 2,
+            StopReason::StopTheWorld => 3,
+        }
+    }
+}
+
+impl BlockReason {
+    fn str_id(self) -> u64 {
+        match self {
+            BlockReason::StopTheWorld => 3,
+            BlockReason::Sleep => 4,
+            BlockReason::Join => 5,
+            BlockReason::Chan => 6,
+            BlockReason::Sync => 7,
+            BlockReason::Pending => 8,
+        }
+    }
+}
+
+/// The one-frame "stack" of the runtime pseudo-task. Its function name starts
+/// with `runtime.`, which Go's tools classify as a system goroutine.
+fn runtime_site() -> SpawnSite {
+    SpawnSite {
+        location: Location::caller(),
+        type_name: "runtime.spool",
+    }
+}
+
+/// Resets per-trace state; called by `start` under stop-the-world.
+pub(crate) fn reset_for_trace() {
+    RUNTIME_BUSY.store(false, Ordering::Release);
+    FOREIGN_BUSY.store(false, Ordering::Release);
+    GC_ACTIVE.store(false, Ordering::Relaxed);
+    GC_SEQ.store(0, Ordering::Relaxed);
+}
+
+/// Spins until `flag` is ours.
+fn take_flag(flag: &AtomicBool) {
+    let mut spins = 0u32;
+    // Take the flag; Acquire pairs with the Release in `give_flag`.
+    while flag
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        crate::sync::spin_wait(spins);
+        spins = spins.saturating_add(1);
+    }
+}
+
+fn give_flag(flag: &AtomicBool) {
+    // Hand the pseudo resource on (pairs with the Acquire in `take_flag`).
+    flag.store(false, Ordering::Release);
+}
+
+/// Whether a task with this slot may get a status event in `generation`: it
+/// is known to the current trace, or this is the trace's first generation.
+#[inline]
+fn introducible(slot: &AtomicU64, generation: u64) -> bool {
+    let base = BASE_GEN.load(Ordering::Relaxed);
+    generation == base || slot_gen(slot.load(Ordering::Acquire)) >= base
+}
+
+/// Writes this M's P and task statuses if this generation has not seen them.
+#[inline]
+fn ensure_ctx(s: &mut Section<'_>) {
+    let m = s.m;
+    let p_stale = m.p_gen.get() != s.generation;
+    if p_stale || (m.g_gen.get() != s.generation && m.running().is_some()) {
+        ctx_slow(s);
+    }
+}
+
+/// Writes the statuses [`ensure_ctx`] found missing.
+///
+/// A `Running` status binds the P/task to this M, and only this M may write
+/// it, so no claim on the resource's slot is needed: nobody else writes a
+/// status for a P this M holds or a task it runs (seam rules 3 and 4). The
+/// slot is not stamped either (we hold no reference to it here); a later
+/// first touch by another M then writes one more, consistent, status.
+#[cold]
+#[inline(never)]
+fn ctx_slow(s: &mut Section<'_>) {
+    let m = s.m;
+    if let Some(p) = m.p.get() {
+        if m.p_gen.get() != s.generation {
+            s.event(ev::PROC_STATUS, &[p.id, PROC_RUNNING]);
+            m.p_gen.set(s.generation);
+        }
+    }
+    if let Some(g) = m.running() {
+        if m.g_gen.get() != s.generation {
+            s.event(ev::GO_STATUS, &[g.id, s.m_id(), GO_RUNNING]);
+            m.g_gen.set(s.generation);
+        }
+    }
+}
+
+pub(crate) fn go_create(id: u64, state: &GoTraceState, site: SpawnSite) {
+    with_section(|s| {
+        if s.m.p.get().is_none() {
+            foreign_create(s, id, site);
+        } else {
+            ensure_ctx(s);
+            let new_stack = s.site_stack(site);
+            let creator = s.m.running().map_or(0, |g| s.site_stack(g.site));
+            s.event(ev::GO_CREATE, &[id, new_stack, creator]);
+        }
+        // A created task is Runnable with sequence 0 in this generation.
+        state.0.store(pack(s.generation, 0), Ordering::Release);
+    });
+}
+
+/// `GoCreate` from a thread without a P, on the foreign pseudo-P.
+fn foreign_create(s: &mut Section<'_>, id: u64, site: SpawnSite) {
+    take_flag(&FOREIGN_BUSY);
+    let q = next_seq(&FOREIGN_P.0, s.generation);
+    if q.needs_status {
+        s.event(ev::PROC_STATUS, &[FOREIGN_PROC_ID, PROC_IDLE]);
+    }
+    s.event(ev::PROC_START, &[FOREIGN_PROC_ID, q.seq]);
+    let stack = s.site_stack(site);
+    s.event(ev::GO_CREATE, &[id, stack, 0]);
+    s.event(ev::PROC_STOP, &[]);
+    give_flag(&FOREIGN_BUSY);
+}
+
+pub(crate) fn go_start(id: u64, state: &GoTraceState, site: SpawnSite) {
+    with_m(|m| {
+        m.g.set(None);
+        let started = crate::m::with_section(|s| {
+            if s.m.p.get().is_none() {
+                lost(Lost::NoProc);
+                return false;
+            }
+            ensure_ctx(s);
+            let slot = &state.0;
+            let seq = if introducible(slot, s.generation) {
+                let q = next_seq(slot, s.generation);
+                if q.needs_status {
+                    s.event(ev::GO_STATUS, &[id, NONE, GO_RUNNABLE]);
+                }
+                q.seq
+            } else {
+                // Existed before the trace and never seen in it: introduce it.
+                let stack = s.site_stack(site);
+                s.event(ev::GO_CREATE, &[id, stack, 0]);
+                slot.store(pack(s.generation, 1), Ordering::Release);
+                1
+            };
+            s.event(ev::GO_START, &[id, seq]);
+            s.m.g_gen.set(s.generation);
+            true
+        });
+        if started == Some(true) {
+            m.g.set(Some(GCtx {
+                id,
+                site,
+                trace: BASE_GEN.load(Ordering::Relaxed),
+            }));
+        }
+    });
+}
+
+/// Writes an event of the running task that ends its run (`GoStop`,
+/// `GoBlock`, `GoDestroy`), then forgets the task.
+fn end_run(ty: u8, reason: Option<u64>) {
+    with_m(|m| {
+        if m.running().is_none() {
+            lost(Lost::NoTask);
+        } else {
+            with_section(|s| {
+                ensure_ctx(s);
+                let (Some(g), Some(_)) = (s.m.running(), s.m.p.get()) else {
+                    lost(Lost::Untraced);
+                    return;
+                };
+                match reason {
+                    Some(r) => {
+                        let stack = s.site_stack(g.site);
+                        s.event(ty, &[r, stack]);
+                    }
+                    None => s.event(ty, &[]),
+                }
+            });
+        }
+        m.g.set(None);
+    });
+}
+
+pub(crate) fn go_stop(reason: StopReason) {
+    end_run(ev::GO_STOP, Some(reason.str_id()));
+}
+
+pub(crate) fn go_block(reason: BlockReason) {
+    end_run(ev::GO_BLOCK, Some(reason.str_id()));
+}
+
+pub(crate) fn go_destroy() {
+    end_run(ev::GO_DESTROY, None);
+}
+
+pub(crate) fn go_unblock(id: u64, state: &GoTraceState) {
+    with_section(|s| {
+        let slot = &state.0;
+        if !introducible(slot, s.generation) {
+            lost(Lost::Untraced);
+            return;
+        }
+        let q = next_seq(slot, s.generation);
+        if q.needs_status {
+            s.event(ev::GO_STATUS, &[id, NONE, GO_WAITING]);
+        }
+        let stack = s.m.running().map_or(0, |g| s.site_stack(g.site));
+        s.event(ev::GO_UNBLOCK, &[id, q.seq, stack]);
+    });
+}
+
+/// Records the M's P (always, also with tracing off) and writes `ProcStart`.
+pub(crate) fn proc_start(p: u32, state: &ProcTraceState, traced: bool) {
+    with_m(|m| {
+        m.p.set(Some(PCtx { id: u64::from(p) }));
+        if traced {
+            with_section(|s| {
+                let q = next_seq(&state.0, s.generation);
+                if q.needs_status {
+                    s.event(ev::PROC_STATUS, &[u64::from(p), PROC_IDLE]);
+                }
+                s.event(ev::PROC_START, &[u64::from(p), q.seq]);
+                s.m.p_gen.set(s.generation);
+            });
+        }
+    });
+}
+
+/// Writes `ProcStop` and forgets the M's P (always, also with tracing off).
+pub(crate) fn proc_stop(traced: bool) {
+    with_m(|m| {
+        if traced && m.p.get().is_some() {
+            with_section(|s| {
+                ensure_ctx(s);
+                s.event(ev::PROC_STOP, &[]);
+            });
+        }
+        m.p.set(None);
+    });
+}
+
+/// Runs `f` on the running task of this M (with its stack ID), or counts a
+/// lost event if there is none (the format requires one).
+fn with_task(f: impl FnOnce(&mut Section<'_>, u64)) {
+    with_m(|m| {
+        if m.running().is_none() {
+            lost(Lost::NoTask);
+            return;
+        }
+        with_section(|s| {
+            ensure_ctx(s);
+            let (Some(g), Some(_)) = (s.m.running(), s.m.p.get()) else {
+                lost(Lost::Untraced);
+                return;
+            };
+            let stack = s.site_stack(g.site);
+            f(s, stack);
+        });
+    });
+}
+
+/// Runs `f` on the running task, or on the runtime pseudo-task when the
+/// thread runs none.
+fn with_task_or_runtime(f: impl FnOnce(&mut Section<'_>, u64)) {
+    let has_task = with_m(|m| m.running().is_some()).unwrap_or(false);
+    if has_task {
+        with_task(f);
+    } else if with_m(runtime_enter) == Some(true) {
+        with_task(f);
+        with_m(runtime_exit);
+    }
+}
+
+/// Makes the runtime pseudo-task run on this thread (borrowing the runtime
+/// pseudo-P if the thread has no P). False if nothing could be written.
+fn runtime_enter(m: &MLocal) -> bool {
+    take_flag(&RUNTIME_BUSY);
+    let took_proc = m.p.get().is_none();
+    let trace = BASE_GEN.load(Ordering::Relaxed);
+    let site = runtime_site();
+    let ok = with_section(|s| {
+        if took_proc {
+            let q = next_seq(&RUNTIME_P.0, s.generation);
+            if q.needs_status {
+                s.event(ev::PROC_STATUS, &[RUNTIME_PROC_ID, PROC_IDLE]);
+            }
+            s.event(ev::PROC_START, &[RUNTIME_PROC_ID, q.seq]);
+            s.m.p.set(Some(PCtx {
+                id: RUNTIME_PROC_ID,
+            }));
+            s.m.p_gen.set(s.generation);
+        } else {
+            ensure_ctx(s);
+        }
+        let slot = &RUNTIME_G.0;
+        let seq = if slot_gen(slot.load(Ordering::Acquire)) < trace {
+            // First use in this trace: create it (Runnable).
+            let stack = s.site_stack(site);
+            s.event(ev::GO_CREATE, &[RUNTIME_TASK_ID, stack, 0]);
+            slot.store(pack(s.generation, 1), Ordering::Release);
+            1
+        } else {
+            // Parked ("forever") since its last use: wake it, then start it.
+            let q = next_seq(slot, s.generation);
+            if q.needs_status {
+                s.event(ev::GO_STATUS, &[RUNTIME_TASK_ID, NONE, GO_WAITING]);
+            }
+            s.event(ev::GO_UNBLOCK, &[RUNTIME_TASK_ID, q.seq, 0]);
+            next_seq(slot, s.generation).seq
+        };
+        s.event(ev::GO_START, &[RUNTIME_TASK_ID, seq]);
+        s.m.g_gen.set(s.generation);
+    });
+    if ok.is_none() {
+        if took_proc {
+            m.p.set(None);
+        }
+        give_flag(&RUNTIME_BUSY);
+        return false;
+    }
+    m.g.set(Some(GCtx {
+        id: RUNTIME_TASK_ID,
+        site,
+        trace,
+    }));
+    m.borrow.set(Some(Borrow { took_proc, trace }));
+    true
+}
+
+/// Parks the runtime pseudo-task again and gives the pseudo resources back.
+fn runtime_exit(m: &MLocal) {
+    let Some(b) = m.borrow.take() else { return };
+    if b.trace == BASE_GEN.load(Ordering::Relaxed) {
+        with_section(|s| {
+            ensure_ctx(s);
+            let stack = s.site_stack(runtime_site());
+            if s.m.running().is_some() {
+                s.event(ev::GO_BLOCK, &[STR_FOREVER, stack]);
+            }
+            if b.took_proc {
+                s.event(ev::PROC_STOP, &[]);
+            }
+        });
+        give_flag(&RUNTIME_BUSY);
+    }
+    m.g.set(None);
+    if b.took_proc {
+        m.p.set(None);
+    }
+}
+
+pub(crate) fn procs_change(procs: u32) {
+    with_task_or_runtime(|s, stack| s.event(ev::PROCS_CHANGE, &[u64::from(procs), stack]));
+}
+
+pub(crate) fn stw_begin(kind: &str) {
+    let has_task = with_m(|m| m.running().is_some()).unwrap_or(false);
+    if !has_task && with_m(runtime_enter) != Some(true) {
+        return;
+    }
+    with_task(|s, stack| {
+        let k = s.intern(kind);
+        s.event(ev::STW_BEGIN, &[k, stack]);
+        s.m.stw.set(BASE_GEN.load(Ordering::Relaxed));
+    });
+}
+
+/// Closes the stop-the-world range this thread opened in the current trace
+/// (nothing if it opened none, e.g. the STW started before tracing did).
+pub(crate) fn stw_end() {
+    let open = with_m(|m| m.stw.replace(0)).unwrap_or(0);
+    if open != 0 && open == BASE_GEN.load(Ordering::Relaxed) {
+        with_task(|s, _| s.event(ev::STW_END, &[]));
+    }
+    with_m(runtime_exit);
+}
+
+pub(crate) fn gc_begin() {
+    with_task(|s, stack| {
+        // Only one phase at a time (Go's parser rejects nested GCBegin).
+        if GC_ACTIVE.swap(true, Ordering::AcqRel) {
+            lost(Lost::GcMisuse);
+            return;
+        }
+        let seq = GC_SEQ.fetch_add(1, Ordering::AcqRel) + 1;
+        s.event(ev::GC_BEGIN, &[seq, stack]);
+    });
+}
+
+pub(crate) fn gc_end() {
+    with_task(|s, _| {
+        if !GC_ACTIVE.load(Ordering::Acquire) {
+            lost(Lost::GcMisuse);
+            return;
+        }
+        let seq = GC_SEQ.fetch_add(1, Ordering::AcqRel) + 1;
+        // Close the phase after taking its sequence number, so the next
+        // `gc_begin` gets a larger one.
+        GC_ACTIVE.store(false, Ordering::Release);
+        s.event(ev::GC_END, &[seq]);
+    });
+}
+
+pub(crate) fn heap_alloc(bytes: u64) {
+    with_m(|m| {
+        if m.p.get().is_none() {
+            lost(Lost::NoProc);
+            return;
+        }
+        with_section(|s| {
+            ensure_ctx(s);
+            s.event(ev::HEAP_ALLOC, &[bytes]);
+        });
+    });
+}
+
+pub(crate) fn user_task_begin(id: u64, parent: u64, name: &str) {
+    with_task(|s, stack| {
+        let n = s.intern(name);
+        s.event(ev::USER_TASK_BEGIN, &[id, parent, n, stack]);
+    });
+}
+
+pub(crate) fn user_task_end(id: u64) {
+    with_task(|s, stack| s.event(ev::USER_TASK_END, &[id, stack]));
+}
+
+pub(crate) fn user_region_begin(task: u64, name: &str) {
+    with_task(|s, stack| {
+        let n = s.intern(name);
+        s.event(ev::USER_REGION_BEGIN, &[task, n, stack]);
+    });
+}
+
+pub(crate) fn user_region_end(task: u64, name: &str) {
+    with_task(|s, stack| {
+        let n = s.intern(name);
+        s.event(ev::USER_REGION_END, &[task, n, stack]);
+    });
+}
+
+pub(crate) fn user_log(task: u64, category: &str, message: &str) {
+    with_task(|s, stack| {
+        let k = s.intern(category);
+        let v = s.intern(message);
+        s.event(ev::USER_LOG, &[task, k, v, stack]);
+    });
+}
+
+pub(crate) fn go_label(label: &str) {
+    with_task(|s, _| {
+        let l = s.intern(label);
+        s.event(ev::GO_LABEL, &[l]);
+    });
+}
+
+/// Writes the status of a task that exists when a trace starts (called for
+/// every live task under stop-the-world, before the world resumes).
+pub(crate) fn task_status(id: u64, state: &GoTraceState, status: TaskStatus) {
+    with_section(|s| {
+        if claim_status(&state.0, s.generation) {
+            let st = match status {
+                TaskStatus::Runnable => GO_RUNNABLE,
+                TaskStatus::Waiting => GO_WAITING,
+            };
+            s.event(ev::GO_STATUS, &[id, NONE, st]);
+        }
+    });
+}
+
+/// Writes `ProcStatus(Idle)` for a P no M holds when a trace starts.
+pub(crate) fn proc_idle_status(p: u32, state: &ProcTraceState) {
+    with_section(|s| {
+        if claim_status(&state.0, s.generation) {
+            s.event(ev::PROC_STATUS, &[u64::from(p), PROC_IDLE]);
+        }
+    });
+}
+
+/// The task running on this thread, as the tracer sees it.
+pub(crate) fn running_task() -> Option<u64> {
+    with_m(|m| m.running().map(|g| g.id)).flatten()
+}

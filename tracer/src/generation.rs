@@ -1,0 +1,307 @@
+//! One trace generation's memory and tables: the arena its batches are carved
+//! from, and its string and stack tables.
+//!
+//! Invariants:
+//! - String and stack IDs are per generation (Go's format): IDs restart at
+//!   every generation and every ID an event of this generation uses is in
+//!   this generation's tables. Fixed strings ([`FIXED_STRINGS`]) have the same
+//!   ID in every generation, so hooks use them without a lookup.
+//! - Frames get a fake PC that is stable for the whole process and unique per
+//!   (func, file, line): Go's parser deduplicates frames by PC.
+//! - Tables are encoded ([`Generation::encode_tables`]) only after every M has
+//!   finished writing this generation's events (the writer thread collects
+//!   every M's slot first), so no ID is added after the tables are written.
+//! - The arena is reset only with `&mut self`, i.e. once the writer holds the
+//!   last `Arc` (every batch, sealed or open, holds one).
+
+use std::collections::HashMap;
+use std::ptr::NonNull;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use crate::arena::Arena;
+use crate::buf::{self, BATCH_CAP, ev};
+use crate::hooks::SpawnSite;
+
+/// Strings registered in every generation with ID = index + 1.
+pub(crate) const FIXED_STRINGS: &[&str] = &[
+    "yield",          // 1
+    "budget",         // 2
+    "stop-the-world", // 3
+    "sleep",          // 4
+    "join",           // 5
+    "chan",           // 6
+    "sync",           // 7
+    "pending",        // 8
+];
+
+/// Longest string Go's parser accepts (longer ones are truncated on a char boundary).
+pub(crate) const MAX_STRING_LEN: usize = 1024;
+
+/// Identity of a one-frame spawn-site stack: Go frames are (func, file, line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct FrameKey {
+    func: &'static str,
+    file: &'static str,
+    line: u32,
+}
+
+impl From<SpawnSite> for FrameKey {
+    fn from(site: SpawnSite) -> Self {
+        FrameKey {
+            func: site.type_name,
+            file: site.location.file(),
+            line: site.location.line(),
+        }
+    }
+}
+
+/// Process-wide fake PCs, one per distinct frame, stable across generations
+/// and traces so tools that group by PC see the same site everywhere.
+static FRAME_PCS: Mutex<Option<HashMap<FrameKey, u64>>> = Mutex::new(None);
+
+/// Fake PCs start here (a nonzero, page-aligned base; Go's validator rejects PC 0).
+const PC_BASE: u64 = 0x1000;
+
+fn frame_pc(key: FrameKey) -> u64 {
+    let mut map = FRAME_PCS.lock().unwrap_or_else(PoisonError::into_inner);
+    let map = map.get_or_insert_with(HashMap::new);
+    let next = PC_BASE + map.len() as u64;
+    *map.entry(key).or_insert(next)
+}
+
+/// One stack-table entry (always one frame).
+#[derive(Debug)]
+struct StackEntry {
+    id: u64,
+    pc: u64,
+    func: u64,
+    file: u64,
+    line: u64,
+}
+
+#[derive(Debug, Default)]
+struct Tables {
+    strings: HashMap<Box<str>, u64>,
+    /// Strings in ID order after the fixed ones (ID = FIXED_STRINGS.len() + 1 + index).
+    string_list: Vec<Box<str>>,
+    stacks: HashMap<FrameKey, u64>,
+    stack_list: Vec<StackEntry>,
+}
+
+impl Tables {
+    fn intern(&mut self, s: &str) -> u64 {
+        let s = truncate(s);
+        if s.is_empty() {
+            return 0;
+        }
+        if let Some(i) = FIXED_STRINGS.iter().position(|f| *f == s) {
+            return i as u64 + 1;
+        }
+        if let Some(&id) = self.strings.get(s) {
+            return id;
+        }
+        let id = (FIXED_STRINGS.len() + 1 + self.string_list.len()) as u64;
+        self.strings.insert(s.into(), id);
+        self.string_list.push(s.into());
+        id
+    }
+}
+
+/// Cuts `s` to at most [`MAX_STRING_LEN`] bytes on a char boundary.
+fn truncate(s: &str) -> &str {
+    if s.len() <= MAX_STRING_LEN {
+        return s;
+    }
+    let mut end = MAX_STRING_LEN;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// A trace generation: its number, batch memory and tables.
+#[derive(Debug)]
+pub(crate) struct Generation {
+    /// Process-wide generation number (never reused, also across traces).
+    global: u64,
+    /// Generation number written in the file (1 for a trace's first).
+    file_gen: u64,
+    arena: Arena,
+    tables: Mutex<Tables>,
+}
+
+impl Generation {
+    /// A generation numbered `global` (process-wide) and `file_gen` (in the file).
+    pub(crate) fn new(global: u64, file_gen: u64, arena: Arena) -> Self {
+        Generation {
+            global,
+            file_gen,
+            arena,
+            tables: Mutex::new(Tables::default()),
+        }
+    }
+
+    /// Process-wide generation number.
+    #[inline(always)]
+    pub(crate) fn global(&self) -> u64 {
+        self.global
+    }
+
+    /// The number written in this generation's batch headers.
+    #[inline(always)]
+    pub(crate) fn file_gen(&self) -> u64 {
+        self.file_gen
+    }
+
+    /// A fresh `BATCH_CAP`-byte buffer, or `None` if memory is exhausted.
+    pub(crate) fn alloc_batch(&self) -> Option<NonNull<u8>> {
+        self.arena.alloc_batch()
+    }
+
+    fn tables(&self) -> MutexGuard<'_, Tables> {
+        // A panic while holding the lock leaves the tables consistent (each
+        // insert is one map insert plus one push), so poisoning is ignored.
+        self.tables.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The ID of `s` in this generation (0 for the empty string).
+    pub(crate) fn intern(&self, s: &str) -> u64 {
+        self.tables().intern(s)
+    }
+
+    /// The ID of the one-frame stack for `site` in this generation.
+    pub(crate) fn site_stack(&self, site: SpawnSite) -> u64 {
+        let key = FrameKey::from(site);
+        let mut t = self.tables();
+        if let Some(&id) = t.stacks.get(&key) {
+            return id;
+        }
+        let pc = frame_pc(key);
+        let func = t.intern(key.func);
+        let file = t.intern(key.file);
+        let id = t.stack_list.len() as u64 + 1;
+        t.stacks.insert(key, id);
+        t.stack_list.push(StackEntry {
+            id,
+            pc,
+            func,
+            file,
+            line: u64::from(key.line),
+        });
+        id
+    }
+
+    /// Appends this generation's string and stack table batches (M = -1)
+    /// to `out`, each batch at most `BATCH_CAP` bytes.
+    pub(crate) fn encode_tables(&self, ts: u64, out: &mut Vec<u8>) {
+        let t = self.tables();
+        let fixed = FIXED_STRINGS.iter().copied();
+        let dynamic = t.string_list.iter().map(|s| &**s);
+        let strings = fixed.chain(dynamic).enumerate().map(|(i, s)| {
+            let mut e = Vec::with_capacity(s.len() + 8);
+            e.push(ev::STRING);
+            buf::push_varint(&mut e, i as u64 + 1);
+            buf::push_varint(&mut e, s.len() as u64);
+            e.extend_from_slice(s.as_bytes());
+            e
+        });
+        self.table_batches(ev::STRINGS, strings, ts, out);
+        let stacks = t.stack_list.iter().map(|s| {
+            let mut e = Vec::with_capacity(24);
+            e.push(ev::STACK);
+            for v in [s.id, 1, s.pc, s.func, s.file, s.line] {
+                buf::push_varint(&mut e, v);
+            }
+            e
+        });
+        self.table_batches(ev::STACKS, stacks, ts, out);
+    }
+
+    /// Writes `entries` as one or more batches starting with `kind`.
+    fn table_batches(
+        &self,
+        kind: u8,
+        entries: impl Iterator<Item = Vec<u8>>,
+        ts: u64,
+        out: &mut Vec<u8>,
+    ) {
+        // Leave room for the header (≤ 1 + 3 × 10 + SIZE_SLOT bytes).
+        const MAX_PAYLOAD: usize = BATCH_CAP - 64;
+        let mut payload = vec![kind];
+        for e in entries {
+            if payload.len() + e.len() > MAX_PAYLOAD {
+                self.push_batch(&payload, ts, out);
+                payload.clear();
+                payload.push(kind);
+            }
+            payload.extend_from_slice(&e);
+        }
+        if payload.len() > 1 {
+            self.push_batch(&payload, ts, out);
+        }
+    }
+
+    /// Frames `payload` as a batch of M = -1.
+    pub(crate) fn push_batch(&self, payload: &[u8], ts: u64, out: &mut Vec<u8>) {
+        out.push(ev::BATCH);
+        buf::push_varint(out, self.file_gen);
+        buf::push_varint(out, buf::NONE);
+        buf::push_varint(out, ts);
+        buf::push_varint(out, payload.len() as u64);
+        out.extend_from_slice(payload);
+    }
+
+    /// Takes the arena back for reuse (the tables are dropped).
+    pub(crate) fn into_arena(self) -> Arena {
+        let mut arena = self.arena;
+        arena.reset();
+        arena
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::panic::Location;
+
+    #[test]
+    fn strings_are_deduplicated_and_fixed_ids_stable() {
+        let g = Generation::new(1, 1, Arena::new());
+        assert_eq!(g.intern("yield"), 1);
+        assert_eq!(g.intern("pending"), 8);
+        let a = g.intern("hello");
+        assert_eq!(a, FIXED_STRINGS.len() as u64 + 1);
+        assert_eq!(g.intern("hello"), a);
+        assert_ne!(g.intern("world"), a);
+        assert_eq!(g.intern(""), 0);
+    }
+
+    #[test]
+    fn long_strings_are_truncated_on_char_boundary() {
+        let s = "é".repeat(1000); // 2000 bytes
+        let t = truncate(&s);
+        assert!(t.len() <= MAX_STRING_LEN);
+        assert_eq!(t.len(), 1024);
+        let s = format!("a{}", "é".repeat(1000));
+        assert_eq!(truncate(&s).len(), 1023);
+    }
+
+    #[test]
+    fn sites_share_stack_and_pc_by_frame_identity() {
+        let g = Generation::new(1, 1, Arena::new());
+        let loc = Location::caller();
+        let a = SpawnSite {
+            location: loc,
+            type_name: "a::Fut",
+        };
+        let b = SpawnSite {
+            location: loc,
+            type_name: "b::Fut",
+        };
+        let sa = g.site_stack(a);
+        assert_eq!(g.site_stack(a), sa);
+        assert_ne!(g.site_stack(b), sa);
+        assert_ne!(frame_pc(a.into()), frame_pc(b.into()));
+        assert_eq!(frame_pc(a.into()), frame_pc(a.into()));
+    }
+}

@@ -1,0 +1,124 @@
+//! The `spool-trace` binary end to end: exit codes and one-line errors of
+//! `check`, `summary`, `html`, `export` on good, truncated and non-trace files.
+#![cfg(feature = "viewer")]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_spool-trace");
+
+fn fixture() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/go126.trace")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("spool-trace-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn run(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
+    let out = Command::new(BIN).args(args).output().expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_accepts_a_go_trace() {
+    let f = fixture();
+    let (code, out, _) = run(&["check".as_ref(), f.as_os_str()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("ok: go 1.26 trace, 1 generation(s), 655 events"),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_rejects_truncated_with_offset() {
+    let data = std::fs::read(fixture()).unwrap();
+    let p = tmp("cut.trace");
+    std::fs::write(&p, &data[..5000]).unwrap();
+    let (code, out, _) = run(&["check".as_ref(), p.as_os_str()]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("invalid: at byte ") && out.contains("could not be read"),
+        "{out}"
+    );
+}
+
+#[test]
+fn non_trace_is_a_one_line_error() {
+    let p = tmp("not.trace");
+    std::fs::write(&p, b"PK\x03\x04 this is a zip file, not a trace").unwrap();
+    for cmd in ["check", "summary"] {
+        let (code, out, err) = run(&[cmd.as_ref(), p.as_os_str()]);
+        assert_eq!(code, 1, "{cmd}");
+        assert!(out.is_empty());
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("not a Go execution trace"), "{err}");
+    }
+    let (code, _, err) = run(&["summary".as_ref(), tmp("missing.trace").as_os_str()]);
+    assert_eq!(code, 1);
+    assert!(err.starts_with("spool-trace: cannot read"), "{err}");
+}
+
+#[test]
+fn summary_html_and_export_write_outputs() {
+    let f = fixture();
+    let (code, out, _) = run(&["summary".as_ref(), f.as_os_str()]);
+    assert_eq!(code, 0);
+    for want in [
+        "Tasks by spawn site",
+        "main.worker",
+        "Stop-the-world",
+        "User tasks",
+        "sleeper",
+        "work",
+    ] {
+        assert!(out.contains(want), "summary lacks {want}");
+    }
+    let html = tmp("out.html");
+    let (code, _, err) = run(&[
+        "html".as_ref(),
+        f.as_os_str(),
+        "-o".as_ref(),
+        html.as_os_str(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        std::fs::read_to_string(&html)
+            .unwrap()
+            .contains("id=\"trace-data\"")
+    );
+    let json = tmp("out.json");
+    let args = [
+        "export".as_ref(),
+        f.as_os_str(),
+        "--format".as_ref(),
+        "chrome-json".as_ref(),
+        "-o".as_ref(),
+        json.as_os_str(),
+    ];
+    let (code, _, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(v["traceEvents"].as_array().unwrap().len() > 100);
+}
+
+#[test]
+fn serve_refuses_non_loopback() {
+    let f = fixture();
+    let (code, _, err) = run(&[
+        "serve".as_ref(),
+        f.as_os_str(),
+        "--addr".as_ref(),
+        "0.0.0.0:0".as_ref(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("only loopback"), "{err}");
+}

