@@ -40,8 +40,8 @@ impl Arena {
         Self::default()
     }
 
-    /// A zero-initialised... (recycled buffers keep old bytes, which is fine:
-    /// a batch only ever reads what it wrote) `BATCH_CAP`-byte buffer.
+    /// A `BATCH_CAP`-byte buffer (recycled buffers keep old bytes, which is
+    /// fine: a batch only ever reads back what it wrote).
     pub(crate) fn alloc_batch(&self) -> Option<NonNull<u8>> {
         let mut pool = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         let buf = match pool.free.pop() {
