@@ -8,3 +8,12 @@ pub use spool_executor::{
     Builder, Handle, JoinError, JoinHandle, MAX_PROCS, PROCS_ENV, Runtime, YieldNow, spawn, time,
     yield_now,
 };
+
+/// Tracing: starting and stopping Go-format execution traces.
+pub mod trace {
+    // Starting and stopping a trace (issue 4), under the runtime's stop-the-world.
+    pub use spool_executor::trace_ctl::{
+        ENV_VAR, Lost, TraceError, TraceSummary, flush, is_tracing, lost, start, start_file,
+        start_on, stop,
+    };
+}

@@ -31,6 +31,7 @@ mod sched;
 mod sync;
 mod task;
 pub mod time;
+pub mod trace_ctl;
 
 pub use context::{YieldNow, set_block_reason, yield_now};
 pub use runtime::{Builder, Handle, MAX_PROCS, PROCS_ENV, Runtime, spawn};

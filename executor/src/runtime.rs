@@ -163,6 +163,7 @@ impl Builder {
                 }
             }
         }
+        crate::trace_ctl::on_build(&handle);
         Ok(Runtime { handle, threads })
     }
 }
@@ -310,6 +311,7 @@ impl Runtime {
             }
         }
         shared.drain();
+        crate::trace_ctl::on_shutdown(&self.handle);
     }
 }
 
