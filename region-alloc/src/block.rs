@@ -224,7 +224,10 @@ impl Block {
     ///
     /// # Safety
     ///
-    /// The block must stay mapped for as long as the returned pointer is used.
+    /// - The block must stay mapped for as long as the returned pointer is
+    ///   used.
+    /// - `size` and `align` must meet the bounds above (debug-asserted): the
+    ///   end check `old > MAX_ALLOC - reserve` relies on `reserve <= MAX_ALLOC`.
     #[inline(always)]
     pub(crate) unsafe fn bump(self, size: usize, align: usize) -> Option<NonNull<u8>> {
         debug_assert!(
@@ -235,8 +238,10 @@ impl Block {
             align.is_power_of_two() && (MIN_ALIGN..=MAX_ALIGN).contains(&align),
             "bad align {align}"
         );
+        // `align` is a constant at every fast-path call site, so for
+        // MIN_ALIGN the padding, this check and the align-up below fold away.
         let reserve = size + (align - MIN_ALIGN);
-        if reserve > MAX_ALLOC {
+        if align > MIN_ALIGN && reserve > MAX_ALLOC {
             // Only a fresh block can hold this; let the slow path map one.
             return None;
         }
@@ -249,8 +254,13 @@ impl Block {
             return None;
         }
         // Offsets are relative to a MAX_ALIGN-aligned data area, so aligning
-        // the offset aligns the address; the padding is < align - MIN_ALIGN + 1.
-        let start = (old + align - 1) & !(align - 1);
+        // the offset aligns the address. Offsets are multiples of MIN_ALIGN,
+        // so the padding is at most `align - MIN_ALIGN`, inside the reserve.
+        let start = if align > MIN_ALIGN {
+            (old + align - 1) & !(align - 1)
+        } else {
+            old
+        };
         debug_assert!(
             start + size <= old + reserve,
             "old {old} start {start} size {size}"

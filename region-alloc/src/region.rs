@@ -222,7 +222,8 @@ impl RegionAlloc {
         if let Some(block) = Block::from_ptr(self.current.load(Ordering::Acquire)) {
             // SAFETY: `block` came from `current`, so it stays mapped until
             // `&mut self` (reset/drop), which cannot happen while the returned
-            // pointer's borrow of `self` is usable.
+            // pointer's borrow of `self` is usable; `size` is a multiple of 8
+            // in 1..=MAX_ALLOC (checked and rounded above).
             if let Some(ptr) = unsafe { block.bump(size, MIN_ALIGN) } {
                 return Ok(ptr);
             }
@@ -249,7 +250,8 @@ impl RegionAlloc {
         // Load the current block; pairs with the Release store in `alloc_slow`.
         if let Some(block) = Block::from_ptr(self.current.load(Ordering::Acquire)) {
             // SAFETY: as in `alloc_bytes`: blocks from `current` stay mapped
-            // until `&mut self`.
+            // until `&mut self`; `size` is a multiple of 8 in 1..=MAX_ALLOC and
+            // `align` a power of two in 16..=MAX_ALIGN (checked above).
             if let Some(ptr) = unsafe { block.bump(size, align) } {
                 return Ok(ptr);
             }
@@ -259,7 +261,8 @@ impl RegionAlloc {
 
     /// The slow path: re-check `current` under the lock, else map a new block,
     /// carve this request from it, retire the old one and publish the new.
-    /// `size` is already rounded to a multiple of 8 and at most `MAX_ALLOC`.
+    /// `size` is already rounded to a multiple of 8 in `1..=MAX_ALLOC`, and
+    /// `align` is a power of two in `8..=MAX_ALIGN`.
     #[cold]
     #[inline(never)]
     fn alloc_slow(&self, size: usize, align: usize) -> Result<NonNull<u8>, AllocError> {
@@ -270,7 +273,8 @@ impl RegionAlloc {
         // an earlier holder of the lock (the lock orders it as well).
         let old = Block::from_ptr(self.current.load(Ordering::Acquire));
         if let Some(block) = old {
-            // SAFETY: blocks from `current` stay mapped until `&mut self`.
+            // SAFETY: blocks from `current` stay mapped until `&mut self`;
+            // `size` and `align` were checked by the fast path that called us.
             if let Some(ptr) = unsafe { block.bump(size, align) } {
                 return Ok(ptr);
             }
