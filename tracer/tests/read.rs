@@ -315,3 +315,33 @@ fn mutations_never_panic() {
     // The mutations exercise both the error and the recovery paths.
     assert!(outcomes[1] > 100, "{outcomes:?}");
 }
+
+#[test]
+fn lazy_and_eager_decoding_agree() {
+    use spool_tracer::read::{TraceReader, order::Orderer};
+    let inputs = [
+        GO126.to_vec(),
+        common::scenario(22),
+        GO126[..GO126.len() - 3].to_vec(),
+    ];
+    for data in &inputs {
+        let (mut eager, mut lazy) = (Vec::new(), Vec::new());
+        let mut r = TraceReader::new(data).unwrap();
+        let mut o = Orderer::new();
+        while let Some(g) = r.next_generation() {
+            let _ = o.push_generation(&g, |e| eager.push(*e));
+        }
+        let mut r2 = TraceReader::new(data).unwrap();
+        let mut o2 = Orderer::new();
+        while let Some(g) = r2.next_generation_lazy() {
+            assert!(g.lazy && g.events.is_empty());
+            let decoded: usize = (0..g.batches.len())
+                .map(|b| g.batch_events(b, data).count())
+                .sum();
+            assert_eq!(decoded as u64, g.event_count);
+            let _ = o2.push_generation_lazy(&g, data, |e| lazy.push(*e));
+        }
+        assert_eq!(eager, lazy);
+        assert_eq!(r.stop(), r2.stop());
+    }
+}

@@ -85,24 +85,41 @@ fn summary_numbers_are_exact() {
         assert_eq!(p1, vec![(2, 500, 900), (2, 1300, 1400)]);
         let w = m.procs[1].spans[1].wake;
         assert_eq!(m.wakes[w as usize].time, 1000);
-        // Task state intervals of G2, in order.
+        // Task state intervals of G2, in order, derived from runs and wakes.
         let g2 = m.tasks.iter().position(|t| t.id == 2).unwrap() as u32;
         let st: Vec<_> = m
-            .states
+            .task_states(g2)
             .iter()
-            .filter(|s| s.task == g2)
+            .map(|s| (s.state, s.start, s.end, m.str(s.reason).to_string()))
+            .collect();
+        let r = |s: &str| s.to_string();
+        assert_eq!(
+            st,
+            vec![
+                (State::Runnable, 200, 500, r("")),
+                (State::Running, 500, 900, r("")),
+                (State::Blocked, 900, 1000, r("sleep")),
+                (State::Runnable, 1000, 1300, r("")),
+                (State::Running, 1300, 1400, r(""))
+            ]
+        );
+        // G1 blocked on "join" 400..1350 after its first run, then ran to its exit.
+        let g1 = m.tasks.iter().position(|t| t.id == 1).unwrap() as u32;
+        let st: Vec<_> = m
+            .task_states(g1)
+            .iter()
             .map(|s| (s.state, s.start, s.end))
             .collect();
         assert_eq!(
             st,
             vec![
-                (State::Runnable, 200, 500),
-                (State::Running, 500, 900),
-                (State::Blocked, 900, 1000),
-                (State::Runnable, 1000, 1300),
-                (State::Running, 1300, 1400)
+                (State::Running, 100, 400),
+                (State::Blocked, 400, 1350),
+                (State::Runnable, 1350, 1500),
+                (State::Running, 1500, 1900)
             ]
         );
+        assert_eq!(m.procs[0].spans.last().unwrap().how, analysis::End::Exit);
         let text = spool_tracer::viewer::summary::render(&m, &s);
         assert!(
             text.contains("app::worker") && text.contains("sleep: 100ns"),

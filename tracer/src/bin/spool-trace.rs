@@ -168,7 +168,9 @@ fn run(cmd: Cmd) -> Result<ExitCode, String> {
     match cmd {
         Cmd::Serve { file, addr, open } => {
             let m = model(&file)?;
-            let page = web::html(&m, &display_name(&file));
+            let mut page = Vec::new();
+            web::write_html(&m, &display_name(&file), &mut page)
+                .map_err(|e| format!("cannot build the page: {e}"))?;
             drop(m);
             web::serve(addr, page, |bound| {
                 let url = format!("http://{bound}/");
@@ -187,13 +189,8 @@ fn run(cmd: Cmd) -> Result<ExitCode, String> {
         }
         Cmd::Html { file, output } => {
             let m = model(&file)?;
-            let page = web::html(&m, &display_name(&file));
-            write_file(&output, |w| w.write_all(page.as_bytes()))?;
-            eprintln!(
-                "spool-trace: wrote {} ({} bytes)",
-                output.display(),
-                page.len()
-            );
+            write_file(&output, |w| web::write_html(&m, &display_name(&file), w))?;
+            eprintln!("spool-trace: wrote {}", output.display());
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Summary { file, top } => {
@@ -222,7 +219,7 @@ fn check(file: &Path) -> Result<ExitCode, String> {
     let mut r = TraceReader::new(&data).map_err(|e| format!("{name}: {e}"))?;
     let mut o = Orderer::new();
     let (mut gens, mut events, mut warnings) = (0u64, 0u64, 0u64);
-    while let Some(g) = r.next_generation() {
+    while let Some(g) = r.next_generation_lazy() {
         gens += 1;
         for p in &g.problems {
             if p.is_warning() {
@@ -233,7 +230,7 @@ fn check(file: &Path) -> Result<ExitCode, String> {
                 return Ok(ExitCode::FAILURE);
             }
         }
-        if let Err(e) = o.push_generation(&g, |_| events += 1) {
+        if let Err(e) = o.push_generation_lazy(&g, &data, |_| events += 1) {
             println!("{name}: invalid: {e}");
             return Ok(ExitCode::FAILURE);
         }

@@ -221,8 +221,14 @@ pub struct Generation {
     pub stacks: HashMap<StackId, Vec<Frame>>,
     /// All batches in file order.
     pub batches: Vec<Batch>,
-    /// All timed events, batch by batch in file order.
+    /// All timed events, batch by batch in file order (empty when `lazy`).
     pub events: Vec<Event>,
+    /// Number of timed events (also when `lazy`).
+    pub event_count: u64,
+    /// Read with [`TraceReader::next_generation_lazy`]: `events` is empty
+    /// and [`Batch::events`] ranges are empty; decode with
+    /// [`Generation::batch_events`].
+    pub lazy: bool,
     /// CPU samples, sorted by time.
     pub cpu_samples: Vec<CpuSample>,
     /// Problems found inside this (complete) generation; each skipped the
@@ -245,6 +251,34 @@ impl Generation {
     /// Converts ticks of this generation's clock to nanoseconds.
     pub fn ticks_to_ns(&self, ticks: u64) -> u64 {
         ticks_to_ns(ticks, self.frequency)
+    }
+
+    /// The events of batch `batch` decoded from `data` (the whole file, as
+    /// given to the [`TraceReader`]); works for lazy and eager generations.
+    /// Empty for non-event batches or a `data` that does not hold the batch.
+    pub fn batch_events<'d>(&self, batch: usize, data: &'d [u8]) -> BatchEvents<'d> {
+        let empty = BatchEvents {
+            c: Cursor::new(&[], 0),
+            now: 0,
+            freq: self.frequency,
+            batch: batch as u32,
+        };
+        let Some(b) = self.batches.get(batch) else {
+            return empty;
+        };
+        let start = b.payload_offset as usize;
+        let Some(payload) = data.get(start..start.saturating_add(b.size as usize)) else {
+            return empty;
+        };
+        if b.kind != BatchKind::Events {
+            return empty;
+        }
+        BatchEvents {
+            c: Cursor::new(payload, b.payload_offset),
+            now: b.ticks,
+            freq: self.frequency,
+            batch: batch as u32,
+        }
     }
 
     /// The thread (M) that wrote `ev`.
@@ -355,11 +389,28 @@ impl<'a> TraceReader<'a> {
     /// The next complete generation, or `None` at the end of the file or at
     /// the first unreadable generation (see [`stop`](Self::stop)).
     pub fn next_generation(&mut self) -> Option<Generation> {
+        self.next(false)
+    }
+
+    /// Like [`next_generation`](Self::next_generation) but without
+    /// materializing events (about 64 bytes each): the generation is
+    /// validated, and its events are decoded again on demand with
+    /// [`Generation::batch_events`] or [`Orderer::push_generation_lazy`](super::order::Orderer::push_generation_lazy).
+    pub fn next_generation_lazy(&mut self) -> Option<Generation> {
+        self.next(true)
+    }
+
+    /// The input bytes.
+    pub fn data(&self) -> &'a [u8] {
+        self.data
+    }
+
+    fn next(&mut self, lazy: bool) -> Option<Generation> {
         if self.done {
             return None;
         }
         let start = self.spill.as_ref().map_or(self.pos as u64, |b| b.offset);
-        match self.collect_generation() {
+        match self.collect_generation(lazy) {
             Ok(Some(g)) => Some(g),
             Ok(None) => {
                 self.done = true;
@@ -441,7 +492,7 @@ impl<'a> TraceReader<'a> {
         }))
     }
 
-    fn collect_generation(&mut self) -> Result<Option<Generation>, ReadError> {
+    fn collect_generation(&mut self, lazy: bool) -> Result<Option<Generation>, ReadError> {
         let mut raws: Vec<RawBatch<'a>> = Vec::new();
         let mut number = None;
         if let Some(b) = self.spill.take() {
@@ -512,7 +563,7 @@ impl<'a> TraceReader<'a> {
         }
         let number = number.unwrap_or(0);
         let end = self.spill.as_ref().map_or(self.pos as u64, |b| b.offset);
-        let g = build_generation(self.version, number, gen_start, end, &raws)?;
+        let g = build_generation(self.version, number, gen_start, end, &raws, lazy, self.data)?;
         self.last_gen = Some(number);
         Ok(Some(g))
     }
@@ -525,11 +576,14 @@ fn build_generation(
     offset: u64,
     end: u64,
     raws: &[RawBatch<'_>],
+    lazy: bool,
+    data: &[u8],
 ) -> Result<Generation, ReadError> {
     let mut g = Generation {
         number,
         offset,
         end,
+        lazy,
         ..Generation::default()
     };
     // Tick timestamps of events, converted once the frequency is known.
@@ -562,7 +616,21 @@ fn build_generation(
                     decode_sync(version, &mut c, raw.ticks, &mut g)
                 }
             }
-            BatchKind::Events => decode_events(&mut c, raw.ticks, bi, &mut g, &mut ticks),
+            BatchKind::Events => {
+                let (events, ticks, count) = (&mut g.events, &mut ticks, &mut g.event_count);
+                decode_events(&mut c, raw.ticks, |kind, offset, t| {
+                    *count += 1;
+                    if !lazy {
+                        events.push(Event {
+                            kind,
+                            time: 0,
+                            offset,
+                            batch: bi,
+                        });
+                        ticks.push(t);
+                    }
+                })
+            }
         };
         if let Err((off, kind)) = res {
             if matches!(kind, ErrorKind::DuplicateSync) {
@@ -621,7 +689,7 @@ fn build_generation(
         s.time = ticks_to_ns(s.time, freq);
     }
     g.cpu_samples.sort_by_key(|s| s.time);
-    check_references(&mut g);
+    check_references(&mut g, data);
     Ok(g)
 }
 
@@ -781,16 +849,25 @@ fn decode_sync(
     Ok(())
 }
 
+/// Decodes the timed events of one batch payload, calling `sink(kind,
+/// offset, ticks)` for each; stops at the first bad byte.
 fn decode_events(
     c: &mut Cursor<'_>,
     base: u64,
-    batch: u32,
-    g: &mut Generation,
-    ticks: &mut Vec<u64>,
+    mut sink: impl FnMut(EventKind, u64, u64),
 ) -> Result<(), Problem> {
     let mut now = base;
-    let mut args = [0u64; 5];
     while !c.is_empty() {
+        let (kind, at) = decode_event(c, &mut now)?;
+        sink(kind, at, now);
+    }
+    Ok(())
+}
+
+/// Decodes one timed event at `c`, advancing `now` (ticks) by its delta.
+fn decode_event(c: &mut Cursor<'_>, now: &mut u64) -> Result<(EventKind, u64), Problem> {
+    let mut args = [0u64; 5];
+    {
         let at = c.offset();
         let t = c.byte().map_err(|e| wire_problem(c, e, "event"))?;
         let Some(n) = timed_arg_count(t) else {
@@ -810,25 +887,57 @@ fn decode_events(
                 .uvarint()
                 .map_err(|e| wire_problem(c, e, "event argument"))?;
         }
-        now = now
+        *now = now
             .checked_add(args[0])
             .ok_or((at, ErrorKind::TimestampOverflow))?;
         let kind =
             EventKind::from_args(t, &args[1..n]).ok_or((at, ErrorKind::UnknownEvent { ty: t }))?;
-        g.events.push(Event {
-            kind,
-            time: 0,
-            offset: at,
-            batch,
-        });
-        ticks.push(now);
+        Ok((kind, at))
     }
-    Ok(())
 }
 
-fn check_references(g: &mut Generation) {
+/// Iterates the timed events of one batch by decoding its payload from the
+/// file bytes (for generations read with
+/// [`TraceReader::next_generation_lazy`]). Stops silently at a bad byte:
+/// the problem was already recorded in [`Generation::problems`].
+#[derive(Clone, Debug)]
+pub struct BatchEvents<'d> {
+    c: Cursor<'d>,
+    now: u64,
+    freq: u64,
+    batch: u32,
+}
+
+impl Iterator for BatchEvents<'_> {
+    type Item = Event;
+
+    fn next(&mut self) -> Option<Event> {
+        if self.c.is_empty() {
+            return None;
+        }
+        match decode_event(&mut self.c, &mut self.now) {
+            Ok((kind, offset)) => Some(Event {
+                kind,
+                time: ticks_to_ns(self.now, self.freq),
+                offset,
+                batch: self.batch,
+            }),
+            Err(_) => {
+                self.c.skip_rest();
+                None
+            }
+        }
+    }
+}
+
+fn check_references(g: &mut Generation, data: &[u8]) {
     let mut problems = Vec::new();
-    for ev in &g.events {
+    let all: Box<dyn Iterator<Item = Event> + '_> = if g.lazy {
+        Box::new((0..g.batches.len()).flat_map(|b| g.batch_events(b, data)))
+    } else {
+        Box::new(g.events.iter().copied())
+    };
+    for ev in all {
         let batch = g.batches.get(ev.batch as usize).map(|b| b.offset);
         for id in ev.kind.string_ids() {
             if id != 0 && !g.strings.contains_key(&id) {

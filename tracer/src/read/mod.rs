@@ -41,8 +41,8 @@ pub mod order;
 mod wire;
 
 pub use decode::{
-    Batch, BatchKind, ClockSnapshot, CpuSample, Event, Frame, Generation, MAX_BATCH_SIZE,
-    MAX_FRAMES, MAX_STRING_LEN, Stop, TraceReader, Version, parse_header,
+    Batch, BatchEvents, BatchKind, ClockSnapshot, CpuSample, Event, Frame, Generation,
+    MAX_BATCH_SIZE, MAX_FRAMES, MAX_STRING_LEN, Stop, TraceReader, Version, parse_header,
 };
 pub use error::{ErrorKind, ReadError};
 pub use event::{

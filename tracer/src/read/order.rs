@@ -26,7 +26,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use super::Trace;
-use super::decode::{BatchKind, Generation};
+use super::decode::{BatchEvents, BatchKind, Event, Generation};
 use super::error::{ErrorKind, ReadError};
 use super::event::{EventKind, GoId, GoState, NONE, ProcId, ProcState, ThreadId};
 
@@ -141,9 +141,33 @@ impl Orderer {
     /// Orders one generation, calling `emit` for each event in timeline
     /// order. Generations must be pushed in file order. On error, events
     /// already emitted stay valid; the orderer should not be used further.
+    /// For a generation read lazily, use
+    /// [`push_generation_lazy`](Self::push_generation_lazy).
     pub fn push_generation(
         &mut self,
         generation: &Generation,
+        emit: impl FnMut(&OrderedEvent),
+    ) -> Result<(), ReadError> {
+        self.push(generation, &[], emit)
+    }
+
+    /// Orders a generation read with
+    /// [`TraceReader::next_generation_lazy`](super::TraceReader::next_generation_lazy),
+    /// decoding its events from `data` (the whole file) as the merge needs
+    /// them: memory stays proportional to the number of threads, not events.
+    pub fn push_generation_lazy(
+        &mut self,
+        generation: &Generation,
+        data: &[u8],
+        emit: impl FnMut(&OrderedEvent),
+    ) -> Result<(), ReadError> {
+        self.push(generation, data, emit)
+    }
+
+    fn push(
+        &mut self,
+        generation: &Generation,
+        data: &[u8],
         mut emit: impl FnMut(&OrderedEvent),
     ) -> Result<(), ReadError> {
         let gen_index = self.gens_pushed;
@@ -151,39 +175,45 @@ impl Orderer {
         if self.initial_gen.is_none() {
             self.initial_gen = Some(generation.number);
         }
-        // Per-M streams of event indices, batches concatenated in file order.
-        let mut streams: Vec<(ThreadId, Vec<u32>)> = Vec::new();
+        // Per-M streams, batches concatenated in file order.
+        let mut streams: Vec<Stream<'_>> = Vec::new();
         let mut index_of: HashMap<ThreadId, usize> = HashMap::new();
-        for b in &generation.batches {
-            if b.kind != BatchKind::Events || b.events.is_empty() {
+        for (bi, b) in generation.batches.iter().enumerate() {
+            if b.kind != BatchKind::Events {
                 continue;
             }
             let i = *index_of.entry(b.m).or_insert_with(|| {
-                streams.push((b.m, Vec::new()));
+                streams.push(Stream {
+                    m: b.m,
+                    batches: Vec::new(),
+                    next_batch: 0,
+                    feed: Feed::Done,
+                    head: None,
+                });
                 streams.len() - 1
             });
-            streams[i].1.extend(b.events.clone());
+            streams[i].batches.push(bi as u32);
         }
-        let mut cursor = vec![0usize; streams.len()];
         let mut heap: BinaryHeap<Reverse<(u64, usize)>> = BinaryHeap::new();
-        for (i, (_, evs)) in streams.iter().enumerate() {
-            if let Some(&e) = evs.first() {
-                heap.push(Reverse((generation.events[e as usize].time, i)));
+        for (i, s) in streams.iter_mut().enumerate() {
+            s.advance(generation, data);
+            if let Some(e) = &s.head {
+                heap.push(Reverse((e.time, i)));
             }
         }
         let mut waiting: Vec<Reverse<(u64, usize)>> = Vec::new();
         loop {
             let Some(Reverse((t, si))) = heap.pop() else {
                 if let Some(Reverse((_, si))) = waiting.first() {
-                    let (m, evs) = &streams[*si];
-                    let ev = &generation.events[evs[cursor[*si]] as usize];
+                    let m = &streams[*si].m;
+                    let Some(ev) = streams[*si].head else {
+                        break;
+                    };
                     let stuck: Vec<String> = waiting
                         .iter()
                         .take(4)
-                        .map(|Reverse((_, s))| {
-                            let e = &generation.events[streams[*s].1[cursor[*s]] as usize];
-                            format!("{} at byte {}", e.kind.name(), e.offset)
-                        })
+                        .filter_map(|Reverse((_, s))| streams[*s].head)
+                        .map(|e| format!("{} at byte {}", e.kind.name(), e.offset))
                         .collect();
                     return Err(ReadError {
                         offset: ev.offset,
@@ -200,8 +230,10 @@ impl Orderer {
                 }
                 break;
             };
-            let (m, evs) = &streams[si];
-            let ev = &generation.events[evs[cursor[si]] as usize];
+            let m = &streams[si].m;
+            let Some(ev) = streams[si].head else {
+                continue;
+            };
             let step = self
                 .advance(&ev.kind, *m, generation.number)
                 .map_err(|message| ReadError {
@@ -231,9 +263,9 @@ impl Orderer {
                         ctx: out,
                         first_sighting: first,
                     });
-                    cursor[si] += 1;
-                    if let Some(&e) = evs.get(cursor[si]) {
-                        heap.push(Reverse((generation.events[e as usize].time, si)));
+                    streams[si].advance(generation, data);
+                    if let Some(e) = &streams[si].head {
+                        heap.push(Reverse((e.time, si)));
                     }
                     // Progress may unblock the waiting streams.
                     heap.extend(waiting.drain(..));
@@ -695,6 +727,50 @@ impl Orderer {
                 s.status
             )),
             Some(s) => Ok(s),
+        }
+    }
+}
+
+/// Where a stream's events come from: the generation's materialized events
+/// or a decoder over the file bytes.
+enum Feed<'d> {
+    Eager(std::ops::Range<u32>),
+    Lazy(BatchEvents<'d>),
+    Done,
+}
+
+/// One M's events: its batches in file order, read one event ahead.
+struct Stream<'d> {
+    m: ThreadId,
+    batches: Vec<u32>,
+    next_batch: usize,
+    feed: Feed<'d>,
+    head: Option<Event>,
+}
+
+impl<'d> Stream<'d> {
+    /// Moves `head` to the stream's next event (None at its end).
+    fn advance(&mut self, g: &Generation, data: &'d [u8]) {
+        loop {
+            let next = match &mut self.feed {
+                Feed::Eager(r) => r.next().and_then(|i| g.events.get(i as usize).copied()),
+                Feed::Lazy(it) => it.next(),
+                Feed::Done => None,
+            };
+            if next.is_some() {
+                self.head = next;
+                return;
+            }
+            let Some(&b) = self.batches.get(self.next_batch) else {
+                self.head = None;
+                return;
+            };
+            self.next_batch += 1;
+            self.feed = if g.lazy {
+                Feed::Lazy(g.batch_events(b as usize, data))
+            } else {
+                Feed::Eager(g.batches[b as usize].events.clone())
+            };
         }
     }
 }

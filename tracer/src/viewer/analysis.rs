@@ -4,8 +4,11 @@
 //! user tasks, regions and logs, and running/runnable counters.
 //!
 //! Invariants:
-//! - Input is consumed one generation at a time (decoded, ordered, folded
-//!   into the [`Model`], dropped), so memory holds the model, not the events.
+//! - Input is consumed one generation at a time, lazily decoded from the
+//!   file bytes while ordering, so memory holds the model, not the events.
+//!   Task state intervals are not stored: a run on a P records how it ended
+//!   (blocked with a reason, still runnable, exited) and the wake that made
+//!   it possible, which determines every interval ([`Model::task_states`]).
 //! - Every interval has `start <= end`; intervals still open when the trace
 //!   ends are closed at the last event's time.
 //! - Times in the model are absolute ns (as in the reader); `t0`/`t1` bound them.
@@ -52,6 +55,21 @@ pub struct StateSpan {
     pub reason: u32,
 }
 
+/// How a run on a P ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum End {
+    /// The task blocked (GoBlock) with [`ProcSpan::reason`].
+    Blocked = 0,
+    /// The task yielded or was preempted (GoStop) and stayed runnable, or its
+    /// P was taken while it sat in a blocking section.
+    Runnable = 1,
+    /// The task exited.
+    Exit = 2,
+    /// The trace ended (or the P stopped) while it ran.
+    Open = 3,
+}
+
 /// A slice of a P's time during which one task ran on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ProcSpan {
@@ -63,6 +81,10 @@ pub struct ProcSpan {
     pub end: u64,
     /// Index into [`Model::wakes`] of the wake (or spawn) that made this run possible, or [`NO`].
     pub wake: u32,
+    /// Reason string index for `Blocked`/`Runnable` ends (e.g. "sleep").
+    pub reason: u32,
+    /// How the run ended.
+    pub how: End,
 }
 
 /// The running slices of one P.
@@ -190,8 +212,6 @@ pub struct Model {
     pub tasks: Vec<Task>,
     /// P rows sorted by id.
     pub procs: Vec<ProcRow>,
-    /// Task state intervals, sorted by task, then start.
-    pub states: Vec<StateSpan>,
     /// Wake edges in time order.
     pub wakes: Vec<Wake>,
     /// Stop-the-world ranges (label = kind).
@@ -204,9 +224,16 @@ pub struct Model {
     pub regions: Vec<Range>,
     /// User logs.
     pub logs: Vec<Log>,
-    /// Change points of (time, running tasks, runnable tasks).
+    /// (time, running tasks, runnable tasks) samples: every change point,
+    /// or per-bucket maxima once there are more than [`MAX_COUNTERS`] (the
+    /// bucket width doubles as needed, so memory stays bounded).
     pub counters: Vec<(u64, u32, u32)>,
+    /// Current counter bucket width (ns; 0 = every change point kept).
+    pub counter_bucket: u64,
 }
+
+/// Bound on [`Model::counters`]' length.
+pub const MAX_COUNTERS: usize = 16_384;
 
 impl Model {
     /// The interned string at `i`.
@@ -217,6 +244,66 @@ impl Model {
     /// Duration covered by events (ns).
     pub fn duration(&self) -> u64 {
         self.t1.saturating_sub(self.t0)
+    }
+
+    /// Task `t`'s state intervals in time order, derived from its runs and
+    /// the wakes that preceded them (see the module invariants). Intervals
+    /// before the task's first event in the trace are not known.
+    pub fn task_states(&self, t: u32) -> Vec<StateSpan> {
+        let mut runs: Vec<&ProcSpan> = self
+            .procs
+            .iter()
+            .flat_map(|p| p.spans.iter())
+            .filter(|s| s.task == t)
+            .collect();
+        runs.sort_by_key(|s| s.start);
+        let mut out = Vec::new();
+        let task = self.tasks.get(t as usize);
+        let push = |out: &mut Vec<StateSpan>, state, start: u64, end: u64, reason| {
+            if end > start || state == State::Running {
+                out.push(StateSpan {
+                    task: t,
+                    start,
+                    end,
+                    state,
+                    reason,
+                });
+            }
+        };
+        let mut prev: Option<&ProcSpan> = None;
+        for r in runs {
+            let woke = self.wakes.get(r.wake as usize).map(|w| w.time);
+            match prev {
+                None => {
+                    if let (Some(c), Some(w)) = (task.and_then(|t| t.created), woke) {
+                        push(&mut out, State::Runnable, c.max(w), r.start, 0);
+                    }
+                }
+                Some(p) => match (p.how, woke) {
+                    (End::Blocked, Some(w)) => {
+                        push(&mut out, State::Blocked, p.end, w, p.reason);
+                        push(&mut out, State::Runnable, w, r.start, 0);
+                    }
+                    (End::Blocked, None) => {
+                        push(&mut out, State::Blocked, p.end, r.start, p.reason)
+                    }
+                    _ => push(&mut out, State::Runnable, p.end, r.start, p.reason),
+                },
+            }
+            push(&mut out, State::Running, r.start, r.end, 0);
+            prev = Some(r);
+        }
+        if let Some(p) = prev {
+            if p.how == End::Blocked {
+                let end = self
+                    .wakes
+                    .iter()
+                    .find(|w| w.to == t && w.time >= p.end)
+                    .map_or(self.t1, |w| w.time);
+                push(&mut out, State::Blocked, p.end, end, p.reason);
+            }
+        }
+        out
     }
 
     /// Fraction of the file that could not be read.
@@ -245,6 +332,8 @@ struct Builder {
     site_known: Vec<bool>,
     proc_index: HashMap<ProcId, usize>,
     open_proc: HashMap<ProcId, (u64, u32, u32)>,
+    /// How the task's current run is about to end (set just before closing it).
+    ending: (End, u32),
     region_stack: HashMap<u32, Vec<(u64, u32, u64)>>,
     open_user: HashMap<u64, usize>,
     stw_open: HashMap<u32, (u64, u32)>,
@@ -263,11 +352,12 @@ struct Builder {
 /// trace; read and ordering problems end up in the model.
 pub fn analyze(data: &[u8], mut progress: impl FnMut(u64, u64)) -> Result<Model, ReadError> {
     let mut reader = TraceReader::new(data)?;
+    let data = reader.data();
     let mut b = Builder::new();
     b.m.version = Some(reader.version());
     b.m.file_len = data.len() as u64;
     let mut orderer = Orderer::new();
-    while let Some(generation) = reader.next_generation() {
+    while let Some(generation) = reader.next_generation_lazy() {
         b.m.generations += 1;
         b.m.problem_count += generation.problems.len() as u64;
         for p in &generation.problems {
@@ -275,7 +365,7 @@ pub fn analyze(data: &[u8], mut progress: impl FnMut(u64, u64)) -> Result<Model,
                 b.m.problems.push(p.clone());
             }
         }
-        let res = orderer.push_generation(&generation, |ev| b.event(&generation, ev));
+        let res = orderer.push_generation_lazy(&generation, data, |ev| b.event(&generation, ev));
         progress(reader.position(), reader.len());
         if let Err(e) = res {
             b.m.order_error = Some(e);
@@ -296,6 +386,7 @@ impl Builder {
             site_known: Vec::new(),
             proc_index: HashMap::new(),
             open_proc: HashMap::new(),
+            ending: (End::Open, 0),
             region_stack: HashMap::new(),
             open_user: HashMap::new(),
             stw_open: HashMap::new(),
@@ -418,13 +509,6 @@ impl Builder {
                 }
                 State::Syscall => task.syscall += d,
             }
-            self.m.states.push(StateSpan {
-                task: t,
-                start: c.since,
-                end: now.max(c.since),
-                state: st,
-                reason: c.reason,
-            });
         }
         self.count(c.state, -1);
         self.count(next, 1);
@@ -437,11 +521,44 @@ impl Builder {
     }
 
     fn push_counter(&mut self, now: u64) {
-        let v = (now, self.running, self.runnable);
-        match self.m.counters.last_mut() {
-            Some(l) if l.0 == now => *l = v,
-            Some(l) if l.1 == v.1 && l.2 == v.2 => {}
-            _ => self.m.counters.push(v),
+        let w = self.m.counter_bucket;
+        let (t, r, q) = (now, self.running, self.runnable);
+        let c = &mut self.m.counters;
+        if w == 0 {
+            match c.last_mut() {
+                Some(l) if l.0 == t => *l = (t, r, q),
+                Some(l) if l.1 == r && l.2 == q => {}
+                _ => c.push((t, r, q)),
+            }
+        } else {
+            let b = t - t % w;
+            match c.last_mut() {
+                Some(l) if l.0 == b => {
+                    l.1 = l.1.max(r);
+                    l.2 = l.2.max(q);
+                }
+                _ => c.push((b, r, q)),
+            }
+        }
+        if c.len() > MAX_COUNTERS {
+            // Double the bucket width and merge: memory stays bounded.
+            let span = c.last().map_or(0, |l| l.0) - c[0].0;
+            let mut w2 = (w * 2).max(span / (MAX_COUNTERS as u64 / 2)).max(1);
+            if w2 <= w {
+                w2 = w + 1;
+            }
+            let old = std::mem::take(c);
+            for (t, r, q) in old {
+                let b = t - t % w2;
+                match c.last_mut() {
+                    Some(l) if l.0 == b => {
+                        l.1 = l.1.max(r);
+                        l.2 = l.2.max(q);
+                    }
+                    _ => c.push((b, r, q)),
+                }
+            }
+            self.m.counter_bucket = w2;
         }
     }
 
@@ -468,6 +585,7 @@ impl Builder {
     }
 
     fn close_span(&mut self, p: ProcId, now: u64) {
+        let (how, reason) = std::mem::replace(&mut self.ending, (End::Open, 0));
         if let Some((start, task, wake)) = self.open_proc.remove(&p) {
             let i = self.proc_row(p);
             self.m.procs[i].spans.push(ProcSpan {
@@ -475,14 +593,17 @@ impl Builder {
                 start,
                 end: now.max(start),
                 wake,
+                reason,
+                how,
             });
         }
     }
 
-    /// Ends task `t`'s run on its P.
-    fn stop_running(&mut self, t: u32, now: u64) {
+    /// Ends task `t`'s run on its P, recording how it ended.
+    fn stop_running(&mut self, t: u32, now: u64, how: End, reason: u32) {
         let p = self.cur[t as usize].p;
         if p != NONE && self.open_proc.get(&p).is_some_and(|o| o.1 == t) {
+            self.ending = (how, reason);
             self.close_span(p, now);
         }
     }
@@ -567,11 +688,12 @@ impl Builder {
             | K::GoSwitchDestroy { g: sg, .. } => {
                 if let K::GoSwitch { .. } | K::GoSwitchDestroy { .. } = ev.kind {
                     if cur_task != NO {
-                        self.stop_running(cur_task, now);
                         if matches!(ev.kind, K::GoSwitch { .. }) {
                             let r = self.string("coroutine switch");
+                            self.stop_running(cur_task, now, End::Blocked, r);
                             self.transition(cur_task, now, Some(State::Blocked), r, NONE);
                         } else {
+                            self.stop_running(cur_task, now, End::Exit, 0);
                             self.m.tasks[cur_task as usize].ended = Some(now);
                             self.transition(cur_task, now, None, 0, NONE);
                         }
@@ -586,26 +708,26 @@ impl Builder {
             K::GoStop { reason, stack } | K::GoBlock { reason, stack } => {
                 if cur_task != NO {
                     self.learn_site(g, cur_task, stack);
-                    self.stop_running(cur_task, now);
                     let r = self.string(g.string(reason));
-                    let st = if matches!(ev.kind, K::GoStop { .. }) {
-                        State::Runnable
+                    let (st, how) = if matches!(ev.kind, K::GoStop { .. }) {
+                        (State::Runnable, End::Runnable)
                     } else {
-                        State::Blocked
+                        (State::Blocked, End::Blocked)
                     };
+                    self.stop_running(cur_task, now, how, r);
                     self.transition(cur_task, now, Some(st), r, NONE);
                 }
             }
             K::GoDestroy => {
                 if cur_task != NO {
-                    self.stop_running(cur_task, now);
+                    self.stop_running(cur_task, now, End::Exit, 0);
                     self.m.tasks[cur_task as usize].ended = Some(now);
                     self.transition(cur_task, now, None, 0, NONE);
                 }
             }
             K::GoDestroySyscall => {
                 if cur_task != NO {
-                    self.stop_running(cur_task, now);
+                    self.stop_running(cur_task, now, End::Exit, 0);
                     self.m.tasks[cur_task as usize].ended = Some(now);
                     self.transition(cur_task, now, None, 0, NONE);
                 }
@@ -637,8 +759,8 @@ impl Builder {
             }
             K::GoSyscallEndBlocked => {
                 if cur_task != NO {
-                    self.stop_running(cur_task, now);
                     let r = self.string("syscall ended without a P");
+                    self.stop_running(cur_task, now, End::Runnable, r);
                     self.transition(cur_task, now, Some(State::Runnable), r, NONE);
                 }
             }
@@ -800,7 +922,6 @@ impl Builder {
         }
         self.m.stw.sort_by_key(|r| r.start);
         self.m.regions.sort_by_key(|r| r.start);
-        self.m.states.sort_by_key(|s| (s.task, s.start));
         self.m
     }
 }

@@ -7,8 +7,7 @@
 //! inline JSON never contains `<` (escaped as `\u003c`), so it cannot close
 //! its `<script>` element; the server refuses non-loopback addresses.
 
-use std::fmt::Write as _;
-use std::io;
+use std::io::{self, Write};
 use std::net::SocketAddr;
 
 use super::analysis::{Model, NO};
@@ -18,9 +17,6 @@ const PAGE: &str = include_str!("assets/index.html");
 const STYLE: &str = include_str!("assets/style.css");
 const SCRIPT: &str = include_str!("assets/app.js");
 
-/// At most this many counter points are sent (max per bucket beyond it).
-const MAX_COUNTER_POINTS: usize = 20_000;
-
 fn rel(m: &Model, t: u64) -> u64 {
     t.saturating_sub(m.t0)
 }
@@ -29,29 +25,49 @@ fn idx(i: u32) -> i64 {
     if i == NO { -1 } else { i64::from(i) }
 }
 
-/// Appends `"key":[v,v,...]`.
-fn arr<T: std::fmt::Display>(out: &mut String, key: &str, vals: impl Iterator<Item = T>) {
-    let _ = write!(out, "\"{key}\":[");
+/// Writes `"key":[v,v,...]`.
+fn arr<T: std::fmt::Display>(
+    w: &mut dyn Write,
+    key: &str,
+    vals: impl Iterator<Item = T>,
+) -> io::Result<()> {
+    write!(w, "\"{key}\":[")?;
     let mut first = true;
     for v in vals {
-        if !first {
-            out.push(',');
+        if first {
+            write!(w, "{v}")?;
+        } else {
+            write!(w, ",{v}")?;
         }
         first = false;
-        let _ = write!(out, "{v}");
     }
-    out.push(']');
+    w.write_all(b"]")
 }
 
-/// The JSON document the page reads (shape documented in `assets/app.js`'s users:
-/// columnar arrays, times in ns relative to the first event, -1 = none).
-pub fn payload(m: &Model, file_name: &str) -> String {
-    let mut o = String::with_capacity(64 + m.events as usize * 12);
-    o.push_str("{\"meta\":{");
+/// Writes `"key":[...]` of `vals` delta-encoded (first value, then
+/// differences; the page undoes it with a prefix sum). Sorted times become
+/// short numbers.
+fn delta(w: &mut dyn Write, key: &str, vals: impl Iterator<Item = u64>) -> io::Result<()> {
+    let mut prev = 0i128;
+    arr(
+        w,
+        key,
+        vals.map(|v| {
+            let d = i128::from(v) - prev;
+            prev = i128::from(v);
+            d
+        }),
+    )
+}
+
+/// Writes the JSON document the page reads: columnar arrays, times in ns
+/// relative to the first event, -1 = none; arrays named in `meta.delta` are
+/// delta-encoded.
+pub fn write_payload(m: &Model, file_name: &str, w: &mut dyn Write) -> io::Result<()> {
     let stop = m.stop.as_ref();
-    let _ = write!(
-        o,
-        "\"file\":{},\"version\":{},\"duration\":{},\"events\":{},\"generations\":{},\"fileLen\":{},\"unreadBytes\":{},\"unreadPct\":{},\"stopOffset\":{},\"stop\":{},\"orderError\":{},\"problemCount\":{},",
+    write!(
+        w,
+        "{{\"meta\":{{\"file\":{},\"version\":{},\"duration\":{},\"events\":{},\"generations\":{},\"fileLen\":{},\"unreadBytes\":{},\"unreadPct\":{},\"stopOffset\":{},\"stop\":{},\"orderError\":{},\"problemCount\":{},\"delta\":[\"procs.start\",\"wakes.time\",\"counters.time\"],",
         json_str(file_name),
         m.version.map_or(0, |v| v.minor()),
         m.duration(),
@@ -66,178 +82,162 @@ pub fn payload(m: &Model, file_name: &str) -> String {
             .as_ref()
             .map_or("null".into(), |e| json_str(&e.to_string())),
         m.problem_count,
-    );
-    o.push_str("\"problems\":[");
+    )?;
+    w.write_all(b"\"problems\":[")?;
     for (i, p) in m.problems.iter().enumerate() {
         if i > 0 {
-            o.push(',');
+            w.write_all(b",")?;
         }
-        o.push_str(&json_str(&p.to_string()));
+        w.write_all(json_str(&p.to_string()).as_bytes())?;
     }
-    o.push_str("]},\"strings\":[");
+    w.write_all(b"]},\"strings\":[")?;
     for (i, s) in m.strings.iter().enumerate() {
         if i > 0 {
-            o.push(',');
+            w.write_all(b",")?;
         }
-        o.push_str(&json_str(s));
+        w.write_all(json_str(s).as_bytes())?;
     }
-    o.push_str("],\"tasks\":{");
+    w.write_all(b"],\"tasks\":{")?;
     let t = &m.tasks;
-    arr(&mut o, "id", t.iter().map(|t| t.id));
-    o.push(',');
-    arr(&mut o, "site", t.iter().map(|t| t.site));
-    o.push(',');
+    arr(w, "id", t.iter().map(|t| t.id))?;
+    w.write_all(b",")?;
+    arr(w, "site", t.iter().map(|t| t.site))?;
+    w.write_all(b",")?;
     arr(
-        &mut o,
+        w,
         "created",
         t.iter().map(|t| t.created.map_or(-1, |c| rel(m, c) as i64)),
-    );
-    o.push(',');
-    arr(&mut o, "creator", t.iter().map(|t| idx(t.creator)));
-    o.push(',');
-    arr(&mut o, "running", t.iter().map(|t| t.running));
-    o.push(',');
-    arr(&mut o, "runnable", t.iter().map(|t| t.runnable));
-    o.push(',');
-    arr(&mut o, "blocked", t.iter().map(|t| t.blocked));
-    o.push(',');
-    arr(&mut o, "syscall", t.iter().map(|t| t.syscall));
-    o.push(',');
-    arr(&mut o, "polls", t.iter().map(|t| t.polls));
-    o.push(',');
-    arr(&mut o, "maxPoll", t.iter().map(|t| t.max_poll));
-    o.push(',');
-    arr(&mut o, "maxWait", t.iter().map(|t| t.max_wait));
-    o.push_str("},\"procs\":[");
+    )?;
+    w.write_all(b",")?;
+    arr(w, "creator", t.iter().map(|t| idx(t.creator)))?;
+    w.write_all(b",")?;
+    arr(w, "running", t.iter().map(|t| t.running))?;
+    w.write_all(b",")?;
+    arr(w, "runnable", t.iter().map(|t| t.runnable))?;
+    w.write_all(b",")?;
+    arr(w, "blocked", t.iter().map(|t| t.blocked))?;
+    w.write_all(b",")?;
+    arr(w, "syscall", t.iter().map(|t| t.syscall))?;
+    w.write_all(b",")?;
+    arr(w, "polls", t.iter().map(|t| t.polls))?;
+    w.write_all(b",")?;
+    arr(w, "maxPoll", t.iter().map(|t| t.max_poll))?;
+    w.write_all(b",")?;
+    arr(w, "maxWait", t.iter().map(|t| t.max_wait))?;
+    w.write_all(b"},\"procs\":[")?;
     for (i, p) in m.procs.iter().enumerate() {
         if i > 0 {
-            o.push(',');
+            w.write_all(b",")?;
         }
-        let _ = write!(o, "{{\"id\":{},", p.id);
-        arr(&mut o, "start", p.spans.iter().map(|s| rel(m, s.start)));
-        o.push(',');
-        arr(&mut o, "dur", p.spans.iter().map(|s| s.end - s.start));
-        o.push(',');
-        arr(&mut o, "task", p.spans.iter().map(|s| s.task));
-        o.push(',');
-        arr(&mut o, "wake", p.spans.iter().map(|s| idx(s.wake)));
-        o.push('}');
+        write!(w, "{{\"id\":{},", p.id)?;
+        delta(w, "start", p.spans.iter().map(|s| rel(m, s.start)))?;
+        w.write_all(b",")?;
+        arr(w, "dur", p.spans.iter().map(|s| s.end - s.start))?;
+        w.write_all(b",")?;
+        arr(w, "task", p.spans.iter().map(|s| s.task))?;
+        w.write_all(b",")?;
+        arr(w, "wake", p.spans.iter().map(|s| idx(s.wake)))?;
+        w.write_all(b",")?;
+        arr(w, "how", p.spans.iter().map(|s| s.how as u8))?;
+        w.write_all(b",")?;
+        arr(w, "reason", p.spans.iter().map(|s| s.reason))?;
+        w.write_all(b"}")?;
     }
-    o.push_str("],\"states\":{");
-    let st = &m.states;
-    arr(&mut o, "task", st.iter().map(|s| s.task));
-    o.push(',');
-    arr(&mut o, "start", st.iter().map(|s| rel(m, s.start)));
-    o.push(',');
-    arr(&mut o, "dur", st.iter().map(|s| s.end - s.start));
-    o.push(',');
-    arr(&mut o, "state", st.iter().map(|s| s.state as u8));
-    o.push(',');
-    arr(&mut o, "reason", st.iter().map(|s| s.reason));
-    o.push_str("},\"wakes\":{");
-    arr(&mut o, "time", m.wakes.iter().map(|w| rel(m, w.time)));
-    o.push(',');
-    arr(&mut o, "from", m.wakes.iter().map(|w| idx(w.from)));
-    o.push(',');
-    arr(&mut o, "to", m.wakes.iter().map(|w| w.to));
-    o.push(',');
-    arr(&mut o, "spawn", m.wakes.iter().map(|w| u8::from(w.spawn)));
-    o.push('}');
+    w.write_all(b"],\"wakes\":{")?;
+    delta(w, "time", m.wakes.iter().map(|x| rel(m, x.time)))?;
+    w.write_all(b",")?;
+    arr(w, "from", m.wakes.iter().map(|x| idx(x.from)))?;
+    w.write_all(b",")?;
+    arr(w, "to", m.wakes.iter().map(|x| x.to))?;
+    w.write_all(b",")?;
+    arr(w, "spawn", m.wakes.iter().map(|x| u8::from(x.spawn)))?;
+    w.write_all(b"}")?;
     for (key, ranges) in [("stw", &m.stw), ("gc", &m.gc), ("regions", &m.regions)] {
-        let _ = write!(o, ",\"{key}\":{{");
-        arr(&mut o, "start", ranges.iter().map(|r| rel(m, r.start)));
-        o.push(',');
-        arr(&mut o, "dur", ranges.iter().map(|r| r.end - r.start));
-        o.push(',');
-        arr(&mut o, "label", ranges.iter().map(|r| r.label));
-        o.push(',');
-        arr(&mut o, "task", ranges.iter().map(|r| idx(r.task)));
-        o.push('}');
+        write!(w, ",\"{key}\":{{")?;
+        arr(w, "start", ranges.iter().map(|r| rel(m, r.start)))?;
+        w.write_all(b",")?;
+        arr(w, "dur", ranges.iter().map(|r| r.end - r.start))?;
+        w.write_all(b",")?;
+        arr(w, "label", ranges.iter().map(|r| r.label))?;
+        w.write_all(b",")?;
+        arr(w, "task", ranges.iter().map(|r| idx(r.task)))?;
+        w.write_all(b"}")?;
     }
-    o.push_str(",\"utasks\":{");
+    w.write_all(b",\"utasks\":{")?;
     let u = &m.user_tasks;
-    arr(&mut o, "id", u.iter().map(|u| u.id));
-    o.push(',');
-    arr(&mut o, "name", u.iter().map(|u| u.name));
-    o.push(',');
-    arr(&mut o, "start", u.iter().map(|u| rel(m, u.start)));
-    o.push(',');
+    arr(w, "id", u.iter().map(|u| u.id))?;
+    w.write_all(b",")?;
+    arr(w, "name", u.iter().map(|u| u.name))?;
+    w.write_all(b",")?;
+    arr(w, "start", u.iter().map(|u| rel(m, u.start)))?;
+    w.write_all(b",")?;
     arr(
-        &mut o,
+        w,
         "dur",
         u.iter().map(|u| u.end.map_or(-1, |e| (e - u.start) as i64)),
-    );
-    o.push(',');
-    arr(&mut o, "task", u.iter().map(|u| idx(u.task)));
-    o.push_str("},\"logs\":{");
+    )?;
+    w.write_all(b",")?;
+    arr(w, "task", u.iter().map(|u| idx(u.task)))?;
+    w.write_all(b"},\"logs\":{")?;
     let l = &m.logs;
-    arr(&mut o, "time", l.iter().map(|l| rel(m, l.time)));
-    o.push(',');
-    arr(&mut o, "task", l.iter().map(|l| idx(l.task)));
-    o.push(',');
-    arr(&mut o, "key", l.iter().map(|l| l.key));
-    o.push(',');
-    arr(&mut o, "value", l.iter().map(|l| l.value));
-    o.push_str("},\"counters\":{");
-    let c = downsample(&m.counters, m.t0, m.duration());
-    arr(&mut o, "time", c.iter().map(|c| rel(m, c.0)));
-    o.push(',');
-    arr(&mut o, "running", c.iter().map(|c| c.1));
-    o.push(',');
-    arr(&mut o, "runnable", c.iter().map(|c| c.2));
-    o.push_str("}}");
-    o
+    arr(w, "time", l.iter().map(|l| rel(m, l.time)))?;
+    w.write_all(b",")?;
+    arr(w, "task", l.iter().map(|l| idx(l.task)))?;
+    w.write_all(b",")?;
+    arr(w, "key", l.iter().map(|l| l.key))?;
+    w.write_all(b",")?;
+    arr(w, "value", l.iter().map(|l| l.value))?;
+    w.write_all(b"},\"counters\":{")?;
+    let c = &m.counters;
+    delta(w, "time", c.iter().map(|c| rel(m, c.0)))?;
+    w.write_all(b",")?;
+    arr(w, "running", c.iter().map(|c| c.1))?;
+    w.write_all(b",")?;
+    arr(w, "runnable", c.iter().map(|c| c.2))?;
+    w.write_all(b"}}")
 }
 
-/// Keeps at most [`MAX_COUNTER_POINTS`] points: the per-bucket maxima.
-fn downsample(c: &[(u64, u32, u32)], t0: u64, dur: u64) -> Vec<(u64, u32, u32)> {
-    if c.len() <= MAX_COUNTER_POINTS {
-        return c.to_vec();
-    }
-    let width = (dur / (MAX_COUNTER_POINTS as u64 / 2)).max(1);
-    let mut out: Vec<(u64, u32, u32)> = Vec::with_capacity(MAX_COUNTER_POINTS);
-    for &(t, r, q) in c {
-        let b = t0 + (t.saturating_sub(t0) / width) * width;
-        match out.last_mut() {
-            Some(l) if l.0 == b => {
-                l.1 = l.1.max(r);
-                l.2 = l.2.max(q);
-            }
-            _ => out.push((b, r, q)),
-        }
-    }
-    out
+/// The JSON payload as a string (see [`write_payload`]).
+pub fn payload(m: &Model, file_name: &str) -> String {
+    let mut v = Vec::new();
+    // Writing to a Vec cannot fail.
+    let _ = write_payload(m, file_name, &mut v);
+    String::from_utf8_lossy(&v).into_owned()
 }
 
-/// The self-contained HTML page for `m`.
-pub fn html(m: &Model, file_name: &str) -> String {
-    let data = payload(m, file_name);
+/// Writes the self-contained HTML page for `m` to `w`.
+pub fn write_html(m: &Model, file_name: &str, w: &mut dyn Write) -> io::Result<()> {
     let title = file_name
         .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;");
-    let mut out = String::with_capacity(PAGE.len() + STYLE.len() + SCRIPT.len() + data.len());
     // Split on the placeholders in order; the assets themselves are not scanned.
     let mut rest = PAGE;
-    for (key, val) in [
-        ("{{TITLE}}", title.as_str()),
-        ("{{STYLE}}", STYLE),
-        ("{{DATA}}", data.as_str()),
-        ("{{SCRIPT}}", SCRIPT),
-    ] {
-        if let Some(i) = rest.find(key) {
-            out.push_str(&rest[..i]);
-            out.push_str(val);
-            rest = &rest[i + key.len()..];
+    for key in ["{{TITLE}}", "{{STYLE}}", "{{DATA}}", "{{SCRIPT}}"] {
+        let Some(i) = rest.find(key) else { continue };
+        w.write_all(&rest.as_bytes()[..i])?;
+        match key {
+            "{{TITLE}}" => w.write_all(title.as_bytes())?,
+            "{{STYLE}}" => w.write_all(STYLE.as_bytes())?,
+            "{{DATA}}" => write_payload(m, file_name, w)?,
+            _ => w.write_all(SCRIPT.as_bytes())?,
         }
+        rest = &rest[i + key.len()..];
     }
-    out.push_str(rest);
-    out
+    w.write_all(rest.as_bytes())
+}
+
+/// The self-contained HTML page for `m`.
+pub fn html(m: &Model, file_name: &str) -> String {
+    let mut v = Vec::new();
+    // Writing to a Vec cannot fail.
+    let _ = write_html(m, file_name, &mut v);
+    String::from_utf8_lossy(&v).into_owned()
 }
 
 /// Serves `page` on `addr` (must be a loopback address) until the process
 /// ends. `ready` is called with the bound address (port 0 picks a free one).
-pub fn serve(addr: SocketAddr, page: String, ready: impl FnOnce(SocketAddr)) -> io::Result<()> {
+pub fn serve(addr: SocketAddr, page: Vec<u8>, ready: impl FnOnce(SocketAddr)) -> io::Result<()> {
     if !addr.ip().is_loopback() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -263,7 +263,7 @@ pub fn serve(addr: SocketAddr, page: String, ready: impl FnOnce(SocketAddr)) -> 
     for req in server.incoming_requests() {
         let path = req.url().split(['?', '#']).next().unwrap_or("/");
         let resp = if path == "/" || path == "/index.html" {
-            tiny_http::Response::from_string(page.as_str())
+            tiny_http::Response::from_data(page.as_slice())
                 .with_header(html_type.clone())
                 .with_header(csp.clone())
                 .boxed()

@@ -4,6 +4,12 @@
 'use strict';
 (function () {
 const D = JSON.parse(document.getElementById('trace-data').textContent);
+// Undo the delta encoding of sorted time arrays (prefix sums).
+function undelta(a) { for (let i = 1; i < a.length; i++) a[i] += a[i - 1]; }
+for (const k of D.meta.delta || []) {
+  const [a, b] = k.split('.');
+  if (a === 'procs') for (const p of D.procs) undelta(p[b]); else undelta(D[a][b]);
+}
 const S = D.strings;
 const T = D.tasks;
 const NT = T.id.length;
@@ -48,11 +54,6 @@ function colorOf(t) {
   if (!c) { const h = (siteColor.size * 137.508) % 360; c = 'hsl(' + h.toFixed(0) + ',55%,52%)'; siteColor.set(s, c); }
   return c;
 }
-// States are sorted by (task, start): offsets per task.
-const ST = D.states;
-const stateOff = new Int32Array(NT + 1);
-for (let i = 0; i < ST.task.length; i++) stateOff[ST.task[i] + 1]++;
-for (let i = 0; i < NT; i++) stateOff[i + 1] += stateOff[i];
 // Runs per task: (proc index, span index), sorted by start.
 const runOff = new Int32Array(NT + 1);
 let nRuns = 0;
@@ -74,7 +75,36 @@ const runP = new Int32Array(nRuns), runI = new Int32Array(nRuns);
 // Wakes by waker, sorted by time (wakes are in time order already).
 const W = D.wakes;
 const wakesFrom = new Map();
-for (let i = 0; i < W.time.length; i++) { const f = W.from[i]; if (f < 0) continue; let a = wakesFrom.get(f); if (!a) wakesFrom.set(f, a = []); a.push(i); }
+const wakesTo = new Map();
+for (let i = 0; i < W.time.length; i++) {
+  const f = W.from[i];
+  if (f >= 0) { let a = wakesFrom.get(f); if (!a) wakesFrom.set(f, a = []); a.push(i); }
+  let b = wakesTo.get(W.to[i]); if (!b) wakesTo.set(W.to[i], b = []); b.push(i);
+}
+// A task's state intervals (0 running, 1 runnable, 2 blocked), derived from
+// its runs (how each ended, which wake enabled it) and wakes; cached.
+const stateCache = new Map();
+function taskStates(t) {
+  let c = stateCache.get(t); if (c) return c;
+  const st = [], du = [], kind = [], rs = [];
+  const push = (k, a, b, r) => { if (b > a || k === 0) { st.push(a); du.push(b - a); kind.push(k); rs.push(r); } };
+  let prev = null;
+  for (let k = runOff[t]; k < runOff[t + 1]; k++) {
+    const P = D.procs[runP[k]], i = runI[k], s0 = P.start[i], e0 = s0 + P.dur[i], w = P.wake[i], wt = w >= 0 ? W.time[w] : -1;
+    if (!prev) { if (T.created[t] >= 0 && wt >= 0) push(1, Math.max(T.created[t], wt), s0, 0); }
+    else if (prev.how === 0) { if (wt >= 0) { push(2, prev.end, wt, prev.reason); push(1, wt, s0, 0); } else push(2, prev.end, s0, prev.reason); }
+    else push(1, prev.end, s0, prev.reason);
+    push(0, s0, e0, 0);
+    prev = { end: e0, how: P.how[i], reason: P.reason[i] };
+  }
+  if (prev && prev.how === 0) {
+    let end = D.meta.duration;
+    for (const w of wakesTo.get(t) || []) if (W.time[w] >= prev.end) { end = W.time[w]; break; }
+    push(2, prev.end, end, prev.reason);
+  }
+  c = { start: st, dur: du, state: kind, reason: rs };
+  stateCache.set(t, c); return c;
+}
 
 function lowerBound(arr, v) { let lo = 0, hi = arr.length; while (lo < hi) { const m = (lo + hi) >> 1; if (arr[m] < v) lo = m + 1; else hi = m; } return lo; }
 // The run of task t that contains time x (or the first run starting after it).
@@ -225,11 +255,9 @@ function draw() {
     } else if (r.kind === 'title') {
       ctx.fillStyle = '#1d2330'; ctx.font = '600 12px system-ui, sans-serif'; ctx.fillText(r.text + ' (' + NT + ')', 10, r.y + 12); ctx.font = '11px system-ui, sans-serif';
     } else if (r.kind === 'task') {
-      const t = r.t, a = stateOff[t], b = stateOff[t + 1];
+      const t = r.t, ts = taskStates(t), kind = ts.state;
       ctx.fillStyle = '#fafbfd'; ctx.fillRect(LABEL_W, r.y, plotW(), r.h);
-      const st = ST.start.subarray ? ST.start.subarray(a, b) : ST.start.slice(a, b);
-      const ln = ST.dur.slice(a, b), kind = ST.state.slice(a, b);
-      drawSpans(st, ln, r.y, r.h, (i) => kind[i] === 0 ? colorOf(t) : kind[i] === 1 ? '#f0a030' : kind[i] === 3 ? '#9a6bd6' : '#d5d9e1', () => null);
+      drawSpans(ts.start, ts.dur, r.y, r.h, (i) => kind[i] === 0 ? colorOf(t) : kind[i] === 1 ? '#f0a030' : kind[i] === 3 ? '#9a6bd6' : '#d5d9e1', () => null);
       ctx.fillStyle = '#1d2330'; ctx.fillText(taskName(t), 10, r.y + r.h / 2 + 4);
       ctx.fillStyle = '#6b7383'; ctx.fillText(shortSite(siteOf(t)).slice(0, 12), 56, r.y + r.h / 2 + 4);
     }
@@ -299,9 +327,8 @@ function hit(x, y) {
       const p = D.procs[r.p]; let i = lowerBound(p.start, t + 1) - 1;
       for (const j of [i, i + 1]) if (j >= 0 && j < p.start.length && p.start[j] - slop <= t && t <= p.start[j] + p.dur[j] + slop) return { kind: 'proc', p: r.p, i: j, t: p.task[j], start: p.start[j], end: p.start[j] + p.dur[j] };
     } else if (r.kind === 'task') {
-      const a = stateOff[r.t], b = stateOff[r.t + 1];
-      const i = a + lowerBound(ST.start.slice(a, b), t + 1) - 1;
-      for (const j of [i, i + 1]) if (j >= a && j < b && ST.start[j] - slop <= t && t <= ST.start[j] + ST.dur[j] + slop) return { kind: 'task', t: r.t, i: j, start: ST.start[j], end: ST.start[j] + ST.dur[j] };
+      const ts = taskStates(r.t), i = lowerBound(ts.start, t + 1) - 1;
+      for (const j of [i, i + 1]) if (j >= 0 && j < ts.start.length && ts.start[j] - slop <= t && t <= ts.start[j] + ts.dur[j] + slop) return { kind: 'task', t: r.t, i: j, start: ts.start[j], end: ts.start[j] + ts.dur[j] };
     }
   }
   return null;
@@ -318,8 +345,8 @@ function wakeLine(w) {
 }
 // State interval of task t ending at (or containing) time x, going back from it.
 function stateBefore(t, x) {
-  const a = stateOff[t], b = stateOff[t + 1]; let i = a + lowerBound(ST.start.slice(a, b), x) - 1; const out = [];
-  while (i >= a && out.length < 2) { if (ST.state[i] !== 0) out.push(i); else break; i--; }
+  const ts = taskStates(t); let i = lowerBound(ts.start, x) - 1; const out = [];
+  while (i >= 0 && out.length < 2) { if (ts.state[i] !== 0) out.push(i); else break; i--; }
   return out;
 }
 function wokeDuring(t, s, e) {
@@ -340,10 +367,13 @@ function showDetail(h) {
   let html = '<h3 id="detail-title">' + taskName(t) + '</h3><div class="site">' + siteHtml(siteOf(t)) + '</div><dl>';
   let wake = -1, state = 'running', reason = '';
   if (h.kind === 'proc') { wake = D.procs[h.p].wake[h.i]; html += '<dt>state</dt><dd><span class="pill running">running</span> on P' + D.procs[h.p].id + '</dd>'; }
-  else { state = STATE_NAMES[ST.state[h.i]]; reason = S[ST.reason[h.i]] || ''; html += '<dt>state</dt><dd><span class="pill ' + state + '">' + state + '</span></dd>'; if (reason) html += '<dt>reason</dt><dd>' + esc(reason) + '</dd>'; }
+  else { const ts = taskStates(t); state = STATE_NAMES[ts.state[h.i]]; reason = S[ts.reason[h.i]] || ''; html += '<dt>state</dt><dd><span class="pill ' + state + '">' + state + '</span></dd>'; if (reason) html += '<dt>reason</dt><dd>' + esc(reason) + '</dd>'; }
   html += '<dt>start</dt><dd>' + link(fmt(start), 'time:' + start) + '</dd><dt>duration</dt><dd>' + fmt(end - start) + '</dd>';
   if (h.kind === 'proc') {
-    for (const i of stateBefore(t, start)) html += '<dt>' + (ST.state[i] === 1 ? 'waited for a P' : STATE_NAMES[ST.state[i]]) + '</dt><dd>' + fmt(ST.dur[i]) + (ST.state[i] === 2 && S[ST.reason[i]] ? ' (' + esc(S[ST.reason[i]]) + ')' : '') + '</dd>';
+    const ts = taskStates(t);
+    for (const i of stateBefore(t, start)) html += '<dt>' + (ts.state[i] === 1 ? 'waited for a P' : STATE_NAMES[ts.state[i]]) + '</dt><dd>' + fmt(ts.dur[i]) + (ts.state[i] === 2 && S[ts.reason[i]] ? ' (' + esc(S[ts.reason[i]]) + ')' : '') + '</dd>';
+    const how = D.procs[h.p].how[h.i], why = S[D.procs[h.p].reason[h.i]];
+    html += '<dt>then</dt><dd>' + ['blocked', 'yielded (still runnable)', 'exited', 'still running'][how] + (why && how < 2 ? ' (' + esc(why) + ')' : '') + '</dd>';
   }
   html += '</dl>';
   if (h.kind === 'task' && state === 'runnable') {
@@ -407,7 +437,7 @@ cv.addEventListener('mousemove', (e) => {
   if (!h) { tip.hidden = true; return; }
   let text;
   if (h.kind === 'proc') text = taskName(h.t) + ' ' + shortSite(siteOf(h.t)) + ' · running ' + fmt(h.end - h.start);
-  else if (h.kind === 'task') text = taskName(h.t) + ' · ' + STATE_NAMES[ST.state[h.i]] + (S[ST.reason[h.i]] ? ' (' + S[ST.reason[h.i]] + ')' : '') + ' · ' + fmt(h.end - h.start);
+  else if (h.kind === 'task') { const ts = taskStates(h.t); text = taskName(h.t) + ' · ' + STATE_NAMES[ts.state[h.i]] + (S[ts.reason[h.i]] ? ' (' + S[ts.reason[h.i]] + ')' : '') + ' · ' + fmt(h.end - h.start); }
   else text = S[(h.kind === 'stw' ? D.stw : D.gc).label[h.i]] + ' · ' + fmt(h.end - h.start);
   tip.textContent = text; tip.hidden = false;
   tip.style.left = Math.min(e.offsetX + 14, W_ - tip.offsetWidth - 4) + 'px'; tip.style.top = (e.offsetY + 16) + 'px';

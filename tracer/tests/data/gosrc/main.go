@@ -2,13 +2,15 @@
 // fixture for spool's trace reader: goroutines, channels, sleeps, a mutex,
 // and runtime/trace tasks, regions and logs.
 //
-//	go run . out.trace
+//	go run . out.trace        # the small fixture (go126.trace)
+//	go run . big.trace 250000 # plus N ping-pong round trips over 64 pairs (a ~1M-event trace)
 package main
 
 import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"runtime/trace"
 	"sync"
 	"time"
@@ -72,5 +74,37 @@ func main() {
 		}(i)
 	}
 	wg2.Wait()
+	if len(os.Args) > 2 {
+		n, err := strconv.Atoi(os.Args[2])
+		if err != nil {
+			panic(err)
+		}
+		pingPong(n)
+	}
 	fmt.Fprintln(os.Stderr, "sum", sum)
+}
+
+// pingPong runs n round trips spread over 64 goroutine pairs.
+func pingPong(n int) {
+	const pairs = 64
+	var wg sync.WaitGroup
+	for p := 0; p < pairs; p++ {
+		ping, pong := make(chan int), make(chan int)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < n/pairs; i++ {
+				ping <- i
+				<-pong
+			}
+			close(ping)
+		}()
+		go func() {
+			defer wg.Done()
+			for v := range ping {
+				pong <- v
+			}
+		}()
+	}
+	wg.Wait()
 }
