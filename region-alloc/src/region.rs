@@ -43,8 +43,9 @@
 //!   tail `[old, MAX_ALLOC)`, which is smaller than its own request (else
 //!   its add would have fit). Threads that lose the race to install the next
 //!   block map nothing: under the lock they find the fresh block in step 1
-//!   and bump into it. So per block the waste is less than one request, and
-//!   no request is ever lost.
+//!   and bump into it (they map another only if that one has filled up too,
+//!   which makes them its crosser). So per block the waste is less than one
+//!   request, and no request is ever lost.
 //! - **Blocks outlive every pointer into them.** Blocks are unmapped only by
 //!   `reset(&mut self)` and `Drop`. Every pointer handed out comes from a
 //!   `&self` call, so the borrow checker proves no allocation (and no thread
