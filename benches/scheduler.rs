@@ -68,6 +68,38 @@ trait Exec {
     fn sleep(d: Duration) -> impl Future<Output = ()> + Send;
 }
 
+/// spool with two Ps.
+struct Spool(spool::Runtime);
+
+impl Exec for Spool {
+    const NAME: &'static str = "spool";
+    type Spawner = ();
+    fn build() -> Self {
+        Spool(
+            spool::Builder::new()
+                .procs(WORKERS)
+                .build()
+                .expect("build spool runtime"),
+        )
+    }
+    fn spawner(&self) -> Self::Spawner {}
+    fn spawn_in<F: Future<Output = ()> + Send + 'static>(_: &Self::Spawner, f: F) {
+        drop(spool::spawn(f));
+    }
+    fn spawn_remote<F: Future<Output = ()> + Send + 'static>(&self, f: F) {
+        drop(self.0.spawn(f));
+    }
+    fn block_on<F: Future>(&self, f: F) -> F::Output {
+        self.0.block_on(f)
+    }
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        spool::yield_now()
+    }
+    fn sleep(d: Duration) -> impl Future<Output = ()> + Send {
+        spool::time::sleep(d)
+    }
+}
+
 /// tokio's multi-thread runtime with two workers.
 struct Tokio(tokio::runtime::Runtime);
 
@@ -317,6 +349,7 @@ fn workload(c: &mut Criterion, name: &str, work: Workload) {
     g.sample_size(30)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
+    run::<Spool>(&mut g, work.spool);
     run::<Tokio>(&mut g, work.tokio);
     run::<AsyncExecutor>(&mut g, work.async_executor);
     g.finish();
@@ -324,6 +357,7 @@ fn workload(c: &mut Criterion, name: &str, work: Workload) {
 
 /// One workload instantiated for each executor.
 struct Workload {
+    spool: fn(&Spool),
     tokio: fn(&Tokio),
     async_executor: fn(&AsyncExecutor),
 }
@@ -331,6 +365,7 @@ struct Workload {
 macro_rules! workload {
     ($f:ident) => {
         Workload {
+            spool: $f::<Spool>,
             tokio: $f::<Tokio>,
             async_executor: $f::<AsyncExecutor>,
         }
