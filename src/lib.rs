@@ -9,11 +9,22 @@ pub use spool_executor::{
     yield_now,
 };
 
-/// Tracing: starting and stopping Go-format execution traces.
+/// Tracing: starting and stopping Go-format execution traces; user
+/// annotations (Go's `runtime/trace` API: tasks, regions, logs, labels,
+/// GC-like phases), the counting allocator and the `tracing` layer.
 pub mod trace {
     // Starting and stopping a trace (issue 4), under the runtime's stop-the-world.
     pub use spool_executor::trace_ctl::{
         ENV_VAR, Lost, TraceError, TraceSummary, flush, is_tracing, lost, start, start_file,
         start_on, stop,
     };
+    // User annotations and heap accounting (issue 5).
+    pub use spool_tracer::alloc::CountingAlloc;
+    pub use spool_tracer::annotate::{
+        GcGuard, InRegion, InTask, MAX_STRING_LEN, RegionGuard, Task, clip, current_task_id,
+        dropped_region_events, gc_begin, gc_end, log, log_fmt, region, region_async, region_guard,
+        set_label,
+    };
+    #[cfg(feature = "tracing")]
+    pub use spool_tracer::layer::{LogCategory, SpoolLayer, TASK_FIELD};
 }

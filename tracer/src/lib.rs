@@ -4,6 +4,8 @@
 //! tracing off each hook costs one relaxed atomic load. The wire format is
 //! Go's v2 execution trace (see `docs/trace-format.md`).
 
+pub mod alloc;
+pub mod annotate;
 mod arena;
 mod buf;
 mod clock;
@@ -12,6 +14,8 @@ mod emit;
 mod generation;
 mod global;
 pub mod hooks;
+#[cfg(feature = "tracing")]
+pub mod layer;
 mod m;
 mod slot;
 mod sync;
