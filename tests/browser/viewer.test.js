@@ -6,7 +6,11 @@
 // banner. A route guard fails the test on any request that is not loopback
 // or file://. Screenshots go to target/browser/.
 //
-//   SPOOL_TRACE_BIN=path/to/spool-trace node viewer.test.js [TRACE]
+//   SPOOL_TRACE_BIN=path/to/spool-trace node viewer.test.js [TRACE...]
+//
+// Default traces: the Go-written fixture and, if present, target/browser/demo.trace
+// (spool's own `cargo run --release --example trace_demo -- target/browser/demo.trace`).
+// Each must have exactly four "worker" tasks (both demos do).
 'use strict';
 const { chromium } = require('playwright-core');
 const { spawn, execFileSync } = require('child_process');
@@ -17,7 +21,7 @@ const assert = require('assert');
 
 const root = path.resolve(__dirname, '..', '..');
 const outDir = path.join(root, 'target', 'browser');
-const trace = process.argv[2] || path.join(root, 'tracer', 'tests', 'data', 'go126.trace');
+const traces = process.argv.length > 2 ? process.argv.slice(2) : [path.join(root, 'tracer', 'tests', 'data', 'go126.trace'), path.join(root, 'target', 'browser', 'demo.trace')].filter((f) => fs.existsSync(f));
 const bin = process.env.SPOOL_TRACE_BIN || path.join(root, 'target', 'release', 'spool-trace');
 
 function log(...a) { console.log('[browser-test]', ...a); }
@@ -77,7 +81,7 @@ async function checkPage(page, label, url) {
   for (const id of wide) assert(drawn.has(id), label + ': task G' + id + ' not drawn');
   await page.screenshot({ path: path.join(outDir, label + '-timeline.png') });
   const workers = D.ids.filter((id, i) => /worker/.test(D.sites[i]));
-  if (trace.endsWith('go126.trace')) assert.strictEqual(workers.length, 4, 'four main.worker goroutines');
+  assert.strictEqual(workers.length, 4, label + ': four worker tasks');
   for (const id of workers) {
     const seen = await page.evaluate((id) => { const t = spoolTrace.taskById.get(id); spoolTrace.jumpTo(t, 0); return spoolTrace.drawnTaskIds(); }, id);
     assert(seen.includes(id), label + ': worker G' + id + ' drawn after jumping to it');
@@ -139,8 +143,12 @@ async function checkPage(page, label, url) {
   ensureBinary();
   fs.mkdirSync(outDir, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'spool-trace-browser-'));
-  const html = path.join(tmp, 'demo.html');
-  execFileSync(bin, ['html', trace, '-o', html], { stdio: 'inherit' });
+  const trace = traces[0];
+  const htmls = traces.map((t, i) => {
+    const h = path.join(tmp, 'export' + i + '.html');
+    execFileSync(bin, ['html', t, '-o', h], { stdio: 'inherit' });
+    return h;
+  });
   // A truncated copy for the banner check.
   const bytes = fs.readFileSync(trace);
   const cut = path.join(tmp, 'truncated.trace');
@@ -160,8 +168,10 @@ async function checkPage(page, label, url) {
     await guard(context);
     const page = await context.newPage();
     await checkPage(page, 'served', server.url);
-    const page2 = await context.newPage();
-    await checkPage(page2, 'export', 'file://' + html);
+    for (let i = 0; i < htmls.length; i++) {
+      const page2 = await context.newPage();
+      await checkPage(page2, i === 0 ? 'export' : 'spool-demo', 'file://' + htmls[i]);
+    }
     const page3 = await context.newPage();
     await page3.goto('file://' + cutHtml);
     await page3.waitForFunction(() => document.body.dataset.ready === '1');
@@ -169,7 +179,7 @@ async function checkPage(page, label, url) {
     assert(/\d+(\.\d+)?% of the file could not be read/.test(banner), 'truncation banner: ' + banner);
     await page3.screenshot({ path: path.join(outDir, 'truncated.png') });
     assert.deepStrictEqual(violations, [], 'non-loopback requests');
-    log('ok: served page and HTML export pass; screenshots in', outDir);
+    log('ok: served page and ' + htmls.length + ' HTML export(s) pass (' + traces.map((t) => path.basename(t)).join(', ') + '); screenshots in', outDir);
   } catch (e) {
     failed = true;
     console.error('[browser-test] FAILED:', e && e.stack || e);

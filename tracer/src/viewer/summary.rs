@@ -205,9 +205,15 @@ fn table(header: &[&str]) -> Table {
     t.load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(header.iter().map(Cell::new));
-    for i in 1..header.len() {
+    // Numbers right, text left.
+    for (i, h) in header.iter().enumerate() {
+        let text = matches!(*h, "spawn site" | "blocked by reason" | "task" | "name");
         if let Some(c) = t.column_mut(i) {
-            c.set_cell_alignment(CellAlignment::Right);
+            c.set_cell_alignment(if text {
+                CellAlignment::Left
+            } else {
+                CellAlignment::Right
+            });
         }
     }
     t

@@ -28,6 +28,15 @@ function esc(s) { return String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<
 function taskName(t) { return 'G' + T.id[t]; }
 function siteOf(t) { return S[T.site[t]] || ''; }
 function shortSite(s) { const i = s.indexOf(' ('); return i > 0 ? s.slice(0, i) : s; }
+// A compact name for labels: Rust paths lose their `{{closure}}` parts and
+// crate prefix ("app::worker::{{closure}}" -> "worker{…}"); Go names stay.
+function shortName(s) {
+  const f = shortSite(s), g = f.replace(/::\{\{closure\}\}/g, '');
+  if (g.indexOf('::') < 0) return f;
+  const parts = g.split('::');
+  return parts[parts.length - 1] + (g !== f ? '{…}' : '');
+}
+function clippedText(text, x, y, w) { ctx.save(); ctx.beginPath(); ctx.rect(x, y - 12, w, 16); ctx.clip(); ctx.fillText(text, x, y); ctx.restore(); }
 // "func (…/dir/file.rs:12)" as HTML: function name, then a muted short location (full one in the tooltip).
 function siteHtml(s) {
   const i = s.indexOf(' (');
@@ -249,7 +258,7 @@ function draw() {
     if (r.kind === 'proc') {
       const p = D.procs[r.p];
       ctx.fillStyle = r.p % 2 ? '#f3f5f9' : '#f8f9fc'; ctx.fillRect(LABEL_W, r.y, plotW(), r.h);
-      drawSpans(p.start, p.dur, r.y, r.h, (i) => colorOf(p.task[i]), (i) => taskName(p.task[i]) + ' ' + shortSite(siteOf(p.task[i])), (i) => drawnTasks.add(p.task[i]));
+      drawSpans(p.start, p.dur, r.y, r.h, (i) => colorOf(p.task[i]), (i) => taskName(p.task[i]) + ' ' + shortName(siteOf(p.task[i])), (i) => drawnTasks.add(p.task[i]));
       ctx.fillStyle = '#1d2330'; ctx.fillText('P' + p.id, 10, r.y + r.h / 2 + 4);
       ctx.fillStyle = '#6b7383'; ctx.fillText(p.start.length.toLocaleString() + ' runs', 44, r.y + r.h / 2 + 4);
     } else if (r.kind === 'title') {
@@ -258,8 +267,8 @@ function draw() {
       const t = r.t, ts = taskStates(t), kind = ts.state;
       ctx.fillStyle = '#fafbfd'; ctx.fillRect(LABEL_W, r.y, plotW(), r.h);
       drawSpans(ts.start, ts.dur, r.y, r.h, (i) => kind[i] === 0 ? colorOf(t) : kind[i] === 1 ? '#f0a030' : kind[i] === 3 ? '#9a6bd6' : '#d5d9e1', () => null);
-      ctx.fillStyle = '#1d2330'; ctx.fillText(taskName(t), 10, r.y + r.h / 2 + 4);
-      ctx.fillStyle = '#6b7383'; ctx.fillText(shortSite(siteOf(t)).slice(0, 12), 56, r.y + r.h / 2 + 4);
+      ctx.fillStyle = '#1d2330'; clippedText(taskName(t), 10, r.y + r.h / 2 + 4, 44);
+      ctx.fillStyle = '#6b7383'; clippedText(shortName(siteOf(t)), 56, r.y + r.h / 2 + 4, LABEL_W - 60);
     }
   }
   // Selection outline.
@@ -336,7 +345,7 @@ function hit(x, y) {
 
 // ---------- detail panel ----------
 function link(text, action) { return '<span class="link" data-act="' + esc(action) + '">' + esc(text) + '</span>'; }
-function taskLink(t, time) { return t < 0 ? 'a thread outside any task' : link(taskName(t), 'jump:' + t + ':' + time) + ' <span class="mono">' + esc(shortSite(siteOf(t))) + '</span>'; }
+function taskLink(t, time) { return t < 0 ? 'a thread outside any task' : link(taskName(t), 'jump:' + t + ':' + time) + ' <span class="mono">' + esc(shortName(siteOf(t))) + '</span>'; }
 // The wake that made the run at (proc p, span i) possible.
 function wakeLine(w) {
   if (w < 0) return null;
@@ -436,7 +445,7 @@ cv.addEventListener('mousemove', (e) => {
   const h = hit(e.offsetX, e.offsetY), tip = $('tip');
   if (!h) { tip.hidden = true; return; }
   let text;
-  if (h.kind === 'proc') text = taskName(h.t) + ' ' + shortSite(siteOf(h.t)) + ' · running ' + fmt(h.end - h.start);
+  if (h.kind === 'proc') text = taskName(h.t) + ' ' + shortName(siteOf(h.t)) + ' · running ' + fmt(h.end - h.start);
   else if (h.kind === 'task') { const ts = taskStates(h.t); text = taskName(h.t) + ' · ' + STATE_NAMES[ts.state[h.i]] + (S[ts.reason[h.i]] ? ' (' + S[ts.reason[h.i]] + ')' : '') + ' · ' + fmt(h.end - h.start); }
   else text = S[(h.kind === 'stw' ? D.stw : D.gc).label[h.i]] + ' · ' + fmt(h.end - h.start);
   tip.textContent = text; tip.hidden = false;
@@ -477,7 +486,7 @@ window.addEventListener('keydown', (e) => {
 const searchBox = $('search'), results = $('search-results');
 let searchTimer = 0;
 searchBox.addEventListener('input', () => { clearTimeout(searchTimer); searchTimer = setTimeout(runSearch, 120); });
-searchBox.addEventListener('keydown', (e) => { if (e.key === 'Enter') { runSearch(); const f = results.querySelector('.res'); if (f) f.click(); } });
+searchBox.addEventListener('keydown', (e) => { if (e.key === 'Enter') { clearTimeout(searchTimer); runSearch(); const f = results.querySelector('.res'); if (f) f.click(); } });
 function runSearch() {
   const q = searchBox.value.trim(); results.innerHTML = '';
   if (!q) { results.hidden = true; return; }
