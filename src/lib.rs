@@ -5,8 +5,8 @@ pub use spool_tracer as tracer;
 
 // The executor (issue 3): runtime, spawning, joining, timers.
 pub use spool_executor::{
-    Builder, Handle, JoinError, JoinHandle, MAX_PROCS, PROCS_ENV, Runtime, YieldNow, spawn, time,
-    yield_now,
+    Builder, Handle, JoinError, JoinHandle, MAX_PROCS, PROCS_ENV, Runtime, WeakHandle, YieldNow,
+    spawn, time, yield_now,
 };
 
 /// Tracing: starting and stopping Go-format execution traces; user

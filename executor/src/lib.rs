@@ -34,7 +34,7 @@ pub mod time;
 pub mod trace_ctl;
 
 pub use context::{YieldNow, set_block_reason, yield_now};
-pub use runtime::{Builder, Handle, MAX_PROCS, PROCS_ENV, Runtime, spawn};
+pub use runtime::{Builder, Handle, MAX_PROCS, PROCS_ENV, Runtime, WeakHandle, spawn};
 pub use task::{JoinError, JoinHandle};
 #[doc(hidden)]
 pub use task::{TaskInfo, TaskStatus};

@@ -437,6 +437,25 @@ impl Handle {
         self.shared.stop_the_world(reason, f)
     }
 
+    /// A reference that does not keep the runtime alive.
+    ///
+    /// Every task (finished or not) holds the runtime's shared state until
+    /// its last reference is gone, so `upgrade()` returning `None` after the
+    /// `Runtime` and all handles are dropped shows that no task leaked.
+    ///
+    /// ```
+    /// let rt = spool_executor::Runtime::new().unwrap();
+    /// let weak = rt.handle().downgrade();
+    /// assert!(weak.upgrade().is_some());
+    /// drop(rt);
+    /// assert!(weak.upgrade().is_none());
+    /// ```
+    pub fn downgrade(&self) -> WeakHandle {
+        WeakHandle {
+            shared: Arc::downgrade(&self.shared),
+        }
+    }
+
     /// The number of Ps.
     ///
     /// ```
@@ -500,6 +519,31 @@ impl Handle {
         for slot in b.active.iter() {
             f(slot.pseudo_p, &slot.proc_trace, true);
         }
+    }
+}
+
+/// A [`Handle`] that does not keep the runtime alive; see [`Handle::downgrade`].
+///
+/// ```
+/// let rt = spool_executor::Runtime::new().unwrap();
+/// let weak = rt.handle().downgrade();
+/// let h = weak.upgrade().unwrap();
+/// assert_eq!(h.procs(), rt.handle().procs());
+/// ```
+#[derive(Clone, Debug)]
+pub struct WeakHandle {
+    shared: std::sync::Weak<Shared>,
+}
+
+impl WeakHandle {
+    /// The runtime, if its shared state still exists.
+    ///
+    /// ```
+    /// let weak = spool_executor::Runtime::new().unwrap().handle().downgrade();
+    /// assert!(weak.upgrade().is_none()); // the runtime was dropped at once
+    /// ```
+    pub fn upgrade(&self) -> Option<Handle> {
+        self.shared.upgrade().map(|shared| Handle { shared })
     }
 }
 

@@ -9,10 +9,10 @@
 //! 2. It marks the STW active, sets `requested` and unparks every
 //!    participant, so sleeping Ms come to a safe point too.
 //! 3. Each participant, between polls (and after every wake while idle),
-//!    sees `requested`, counts itself stopped and waits for the epoch to move.
+//!    sees `requested`, counts itself stopped and waits until no STW is active.
 //!    A participant that is the requester counts as stopped from the start.
 //! 4. When `stopped == participants`, `stw_begin`, the closure, `stw_end`;
-//!    then `active = false`, the epoch moves on and everyone resumes.
+//!    then `active = false` and everyone resumes.
 //!
 //! Invariants: `stopped <= participants`, both changed only under the lock;
 //! participants register (`join`) only while no STW is active, and leave
@@ -28,7 +28,6 @@ use crate::sync::{Condvar, Mutex, MutexGuard, lock};
 
 struct Inner {
     active: bool,
-    epoch: u64,
     stopped: usize,
     participants: usize,
 }
@@ -47,7 +46,6 @@ impl Stw {
             requested: AtomicBool::new(false),
             inner: Mutex::new(Inner {
                 active: false,
-                epoch: 0,
                 stopped: 0,
                 participants,
             }),
@@ -74,12 +72,14 @@ impl Stw {
         }
     }
 
-    /// Waits out an active STW as a stopped participant.
+    /// Waits out active STWs as a stopped participant. It stays stopped
+    /// until no STW is active at all: if another requester claimed the
+    /// world right after the one we stopped for, we were already counted
+    /// as stopped by it, so leaving in between would let us run inside it.
     fn wait_stopped<'a>(&self, mut g: MutexGuard<'a, Inner>) -> MutexGuard<'a, Inner> {
         g.stopped += 1;
         self.cvar.notify_all();
-        let epoch = g.epoch;
-        while g.active && g.epoch == epoch {
+        while g.active {
             g = self.wait(g);
         }
         g.stopped -= 1;
@@ -154,7 +154,6 @@ impl Stw {
         let mut g = lock(&self.inner);
         hooks::stw_end();
         g.active = false;
-        g.epoch += 1;
         self.requested.store(false, Ordering::SeqCst);
         if is_participant {
             g.stopped -= 1;

@@ -115,8 +115,8 @@ unsafe fn cancel_and_complete(ptr: NonNull<Header>) {
     hooks::go_destroy();
 }
 
-/// The output (or cancellation) is in the stage: publish it, wake the
-/// joiner, leave the registry and drop `refs` references plus the
+/// The output (or cancellation) is in the stage: leave the registry,
+/// publish the output, wake the joiner and drop `refs` references plus the
 /// registry's if we unlinked the task.
 ///
 /// # Safety
@@ -124,6 +124,11 @@ unsafe fn cancel_and_complete(ptr: NonNull<Header>) {
 unsafe fn complete(ptr: NonNull<Header>, refs: usize) {
     // SAFETY: the caller's references keep the task alive.
     let h = unsafe { ptr.as_ref() };
+    // Leave the registry first, so that once a JoinHandle sees the output
+    // the task no longer counts as alive.
+    // SAFETY: the task's runtime outlives it (each task holds a count).
+    let shared = unsafe { table::get(h.runtime_index()) };
+    let removed = shared.registry.remove(ptr);
     let snapshot = h.state.transition_to_complete();
     if !snapshot.is_join_interested() {
         // No JoinHandle: the output is ours to drop.
@@ -136,9 +141,6 @@ unsafe fn complete(ptr: NonNull<Header>, refs: usize) {
             w.wake_by_ref();
         }
     }
-    // SAFETY: the task's runtime outlives it (each task holds a count).
-    let shared = unsafe { table::get(h.runtime_index()) };
-    let removed = shared.registry.remove(ptr);
     if h.state.transition_to_terminal(refs + removed as usize) {
         // SAFETY: that was the last reference.
         unsafe { dealloc(ptr) };
