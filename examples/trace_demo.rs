@@ -89,6 +89,8 @@ fn main() {
         });
         let pp = spool::spawn(ping_pong(200));
         producer.await.ok();
+        // Close the current generation: the rest of the run lands in a second one.
+        spool::trace::flush().expect("flush the trace");
         fan_out.await.ok();
         let mut sum = 0;
         for w in workers {

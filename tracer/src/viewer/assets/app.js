@@ -292,6 +292,7 @@ function draw() {
   drawSpans(D.stw.start, D.stw.dur, by, BAND_H, () => '#d9473f', (i) => S[D.stw.label[i]]);
   ctx.fillStyle = '#1d2330'; ctx.fillText('STW / GC', 10, by + 12);
   ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, LABEL_W - 1, AXIS_H);
+  if (!D.meta.events) { ctx.fillStyle = '#6b7383'; ctx.font = '14px system-ui, sans-serif'; ctx.fillText('No complete generation of this trace could be read: nothing to show.', LABEL_W + 20, top + 40); }
   $('range').textContent = fmt(Math.max(0, v0)) + ' – ' + fmt(v1) + '  (' + fmt(v1 - v0) + ' visible)';
 }
 function drawCounters(y, h) {
