@@ -1,0 +1,174 @@
+//! Round trip: real workloads on a spool runtime, traced, read back with
+//! `spool_tracer::read` with exact event counts, and checked by Go's parser
+//! (`go tool trace -d=parsed`, exit 0).
+
+mod trace_support;
+
+use std::time::Duration;
+
+use futures_channel::oneshot;
+use trace_support::{go_parse, read_timeline, serial, trace_path};
+
+fn runtime() -> spool::Runtime {
+    spool::Builder::new().procs(2).build().unwrap()
+}
+
+#[test]
+fn spawn_storm_counts_every_task() {
+    let _s = serial();
+    let path = trace_path("storm");
+    let rt = runtime();
+    const N: usize = 3000;
+    rt.block_on(async {
+        spool::trace::start_file(&path).unwrap();
+        let hs: Vec<_> = (0..N).map(|i| spool::spawn(async move { i * 2 })).collect();
+        let mut sum = 0;
+        for h in hs {
+            sum += h.await.unwrap();
+        }
+        assert_eq!(sum, N * (N - 1));
+        spool::trace::stop().unwrap();
+    });
+    let t = read_timeline(&path);
+    let c = t.check();
+    assert_eq!(c.creates, N, "GoCreate");
+    assert_eq!(c.destroys, N, "GoDestroy");
+    assert_eq!(c.starts, c.runnable_edges - c.runnable_at_end, "{c:?}");
+    assert!(c.stw_begins >= 2, "start and stop trace STW ranges");
+    go_parse(&path);
+}
+
+#[test]
+fn ping_pong_sleep_yield_and_generations() {
+    let _s = serial();
+    let path = trace_path("pingpong");
+    let rt = runtime();
+    const ROUNDS: usize = 300;
+    const SLEEPERS: usize = 20;
+    const YIELDERS: usize = 10;
+    const YIELDS: usize = 50;
+    rt.block_on(async {
+        spool::trace::start_file(&path).unwrap();
+        // Ping-pong: two tasks per round bouncing a value through oneshots.
+        for r in 0..ROUNDS {
+            let (tx1, rx1) = oneshot::channel::<usize>();
+            let (tx2, rx2) = oneshot::channel::<usize>();
+            let a = spool::spawn(async move {
+                tx1.send(r).unwrap();
+                rx2.await.unwrap()
+            });
+            let b = spool::spawn(async move {
+                let v = rx1.await.unwrap();
+                tx2.send(v + 1).unwrap();
+            });
+            b.await.unwrap();
+            assert_eq!(a.await.unwrap(), r + 1);
+            if r % 100 == 50 {
+                spool::trace::flush().unwrap(); // a generation boundary mid-run
+            }
+        }
+        let sleepers: Vec<_> = (0..SLEEPERS)
+            .map(|i| {
+                spool::spawn(async move {
+                    spool::time::sleep(Duration::from_millis(1 + i as u64 % 3)).await;
+                })
+            })
+            .collect();
+        let yielders: Vec<_> = (0..YIELDERS)
+            .map(|_| {
+                spool::spawn(async {
+                    for _ in 0..YIELDS {
+                        spool::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        for h in sleepers.into_iter().chain(yielders) {
+            h.await.unwrap();
+        }
+        spool::trace::stop().unwrap();
+    });
+    let t = read_timeline(&path);
+    assert!(
+        t.generations >= 4,
+        "flushes make generations: {}",
+        t.generations
+    );
+    let c = t.check();
+    let n = 2 * ROUNDS + SLEEPERS + YIELDERS;
+    assert_eq!(c.creates, n);
+    assert_eq!(c.destroys, n);
+    // Every yield is a GoStop (the budget may add more).
+    assert!(c.stops >= YIELDERS * YIELDS, "{c:?}");
+    // Every sleeper blocked at least once and was woken.
+    assert!(c.unblocks >= SLEEPERS, "{c:?}");
+    // Every time a task became runnable it was started once (all finished).
+    assert_eq!(c.starts, c.runnable_edges - c.runnable_at_end, "{c:?}");
+    go_parse(&path);
+}
+
+#[test]
+fn foreign_wakes_stw_and_start_stop_mid_run() {
+    let _s = serial();
+    let rt = runtime();
+    // Background tasks that run across the trace's start and stop.
+    let stop_bg = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let bg: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = stop_bg.clone();
+            rt.spawn(async move {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    spool::time::sleep(Duration::from_micros(200)).await;
+                    spool::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    for round in 0..2 {
+        let path = trace_path(&format!("midrun{round}"));
+        // Started from outside the runtime, under its stop-the-world.
+        spool::trace::start_on(rt.handle(), std::fs::File::create(&path).unwrap()).unwrap();
+        const WAKES: usize = 50;
+        rt.block_on(async {
+            for _ in 0..WAKES {
+                let (tx, rx) = oneshot::channel::<u32>();
+                let t = std::thread::spawn(move || tx.send(7).unwrap());
+                let h = spool::spawn(async move { rx.await.unwrap() });
+                assert_eq!(h.await.unwrap(), 7);
+                t.join().unwrap();
+            }
+            let live = spool::Handle::current().stop_the_world("snapshot", || 1);
+            assert_eq!(live, 1);
+        });
+        std::thread::sleep(Duration::from_millis(5));
+        spool::trace::stop().unwrap();
+        let t = read_timeline(&path);
+        let c = t.check();
+        // The spawned tasks plus this `block_on`'s main task.
+        assert_eq!(c.creates, WAKES + 1);
+        assert_eq!(c.destroys, WAKES + 1);
+        assert_eq!(c.starts, c.runnable_edges - c.runnable_at_end, "{c:?}");
+        assert!(c.stw_begins >= 2, "{c:?}");
+        go_parse(&path);
+    }
+    stop_bg.store(true, std::sync::atomic::Ordering::Relaxed);
+    for h in bg {
+        rt.block_on(h).unwrap();
+    }
+}
+
+#[test]
+fn starting_twice_is_an_error_and_stop_without_start_too() {
+    let _s = serial();
+    spool::trace::start(std::io::sink()).unwrap();
+    let again = spool::trace::start(std::io::sink());
+    assert!(matches!(
+        again,
+        Err(spool::trace::TraceError::AlreadyStarted)
+    ));
+    spool::trace::stop().unwrap();
+    assert!(matches!(
+        spool::trace::stop(),
+        Err(spool::trace::TraceError::NotStarted)
+    ));
+}
