@@ -148,7 +148,7 @@ pub(crate) fn on_shutdown(handle: &Handle) {
     *owner = None;
     drop(owner);
     match control::stop() {
-        Ok(_) | Err(TraceError::Write(_)) | Err(TraceError::NotStarted) => {}
+        Ok(_) | Err(TraceError::Write { .. }) | Err(TraceError::NotStarted) => {}
         Err(e) => eprintln!("spool: {ENV_VAR}: {e}"),
     }
 }

@@ -25,7 +25,7 @@ use crate::emit;
 use crate::generation::Generation;
 use crate::global::{BASE_GEN, CURRENT, FLUSHED, GEN, INBOX, INBOX_READY, LAST_GEN, lock};
 use crate::hooks::{self, GoTraceState, ProcTraceState};
-use crate::writer::{Sink, TraceSummary, Writer};
+use crate::writer::{Sink, TraceSummary, WriteFailure, Writer};
 
 pub use crate::emit::{FOREIGN_PROC_ID, RUNTIME_PROC_ID, RUNTIME_TASK_ID, TaskStatus};
 
@@ -34,7 +34,7 @@ pub const ENV_VAR: &str = "SPOOL_TRACE";
 
 /// The trace being recorded.
 struct Session {
-    writer: JoinHandle<Result<TraceSummary, io::Error>>,
+    writer: JoinHandle<Result<TraceSummary, WriteFailure>>,
 }
 
 static SESSION: Mutex<Option<Session>> = Mutex::new(None);
@@ -55,7 +55,15 @@ pub enum TraceError {
         source: io::Error,
     },
     /// Writing the trace failed; tracing stopped at that point.
-    Write(io::Error),
+    Write {
+        /// The first write error.
+        source: io::Error,
+        /// The first `complete_bytes` bytes written form a valid trace of
+        /// `generations` complete generations (a file sink is cut back to them).
+        complete_bytes: u64,
+        /// Complete generations in those bytes.
+        generations: u64,
+    },
     /// The writer thread could not be started or panicked.
     Writer(String),
 }
@@ -70,7 +78,14 @@ impl fmt::Display for TraceError {
             TraceError::Open { path, source } => {
                 write!(f, "spool trace: cannot create {}: {source}", path.display())
             }
-            TraceError::Write(e) => write!(f, "spool trace: writing the trace failed: {e}"),
+            TraceError::Write {
+                source,
+                complete_bytes,
+                generations,
+            } => write!(
+                f,
+                "spool trace: writing the trace failed: {source} (the first {complete_bytes} bytes hold {generations} complete generation(s))"
+            ),
             TraceError::Writer(m) => write!(f, "spool trace: writer thread: {m}"),
         }
     }
@@ -80,7 +95,7 @@ impl std::error::Error for TraceError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             TraceError::Open { source, .. } => Some(source),
-            TraceError::Write(e) => Some(e),
+            TraceError::Write { source, .. } => Some(source),
             _ => None,
         }
     }
@@ -90,7 +105,7 @@ impl From<TraceError> for io::Error {
     fn from(e: TraceError) -> io::Error {
         match e {
             TraceError::Open { source, .. } => source,
-            TraceError::Write(e) => e,
+            TraceError::Write { source, .. } => source,
             other => io::Error::other(other),
         }
     }
@@ -207,7 +222,11 @@ pub fn stop() -> Result<TraceSummary, TraceError> {
     INBOX_READY.notify_all();
     match session.writer.join() {
         Ok(Ok(summary)) => Ok(summary),
-        Ok(Err(e)) => Err(TraceError::Write(e)),
+        Ok(Err(f)) => Err(TraceError::Write {
+            source: f.error,
+            complete_bytes: f.complete_bytes,
+            generations: f.generations,
+        }),
         Err(_) => Err(TraceError::Writer("panicked".into())),
     }
 }

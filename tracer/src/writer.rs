@@ -84,6 +84,15 @@ pub struct TraceSummary {
     pub batches: u64,
 }
 
+/// How a trace whose writing failed ended.
+#[derive(Debug)]
+pub(crate) struct WriteFailure {
+    pub(crate) error: io::Error,
+    /// Bytes up to the end of the last complete generation.
+    pub(crate) complete_bytes: u64,
+    pub(crate) generations: u64,
+}
+
 /// The writer thread's state.
 pub(crate) struct Writer {
     sink: Sink,
@@ -119,7 +128,7 @@ impl Writer {
     }
 
     /// The thread's main loop; returns what was written or the first error.
-    pub(crate) fn run(mut self) -> Result<TraceSummary, io::Error> {
+    pub(crate) fn run(mut self) -> Result<TraceSummary, WriteFailure> {
         crate::m::with_m(|m| m.set_internal());
         self.write(FILE_HEADER);
         self.good_bytes = self.summary.bytes;
@@ -153,7 +162,11 @@ impl Writer {
             }
         }
         match self.error.take() {
-            Some(e) => Err(e),
+            Some(error) => Err(WriteFailure {
+                error,
+                complete_bytes: self.good_bytes,
+                generations: self.summary.generations,
+            }),
             None => Ok(self.summary),
         }
     }
