@@ -83,6 +83,11 @@ const _HEADER_SIZE: () = assert!(
     cfg!(not(target_pointer_width = "64")) || std::mem::size_of::<Header>() == 72,
     "the task header grew: update the memory note in task/mod.rs"
 );
+const _OUTPUT_SIZE: () = assert!(
+    cfg!(not(target_pointer_width = "64"))
+        || std::mem::size_of::<Result<(), Box<dyn std::any::Any + Send>>>() == 16,
+    "a unit task's output slot should be two words"
+);
 
 impl Header {
     /// The task id (unique in the process, never 0).
