@@ -55,8 +55,8 @@ const GO_WAITING: u64 = 4;
 const PROC_RUNNING: u64 = 1;
 const PROC_IDLE: u64 = 2;
 
-/// String ID of "forever" (the runtime pseudo-task's block reason; Go's
-/// tools leave "forever" out of blocking profiles).
+/// String ID of "forever" in `FIXED_STRINGS` (the runtime pseudo-task's
+/// block reason; Go's tools leave "forever" out of blocking profiles).
 const STR_FOREVER: u64 = 9;
 
 /// The status a task has at trace start, for [`task_status`].
@@ -560,4 +560,28 @@ pub(crate) fn proc_idle_status(p: u32, state: &ProcTraceState) {
 /// The task running on this thread, as the tracer sees it.
 pub(crate) fn running_task() -> Option<u64> {
     with_m(|m| m.running().map(|g| g.id)).flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generation::FIXED_STRINGS;
+
+    fn name(id: u64) -> &'static str {
+        FIXED_STRINGS[id as usize - 1]
+    }
+
+    #[test]
+    fn reason_ids_name_the_matching_fixed_strings() {
+        assert_eq!(name(StopReason::Yield.str_id()), "yield");
+        assert_eq!(name(StopReason::Budget.str_id()), "budget");
+        assert_eq!(name(StopReason::StopTheWorld.str_id()), "stop-the-world");
+        assert_eq!(name(BlockReason::Sleep.str_id()), "sleep");
+        assert_eq!(name(BlockReason::Join.str_id()), "join");
+        assert_eq!(name(BlockReason::Chan.str_id()), "chan");
+        assert_eq!(name(BlockReason::Sync.str_id()), "sync");
+        assert_eq!(name(BlockReason::StopTheWorld.str_id()), "stop-the-world");
+        assert_eq!(name(BlockReason::Pending.str_id()), "pending");
+        assert_eq!(name(STR_FOREVER), "forever");
+    }
 }

@@ -32,6 +32,7 @@ pub(crate) const FIXED_STRINGS: &[&str] = &[
     "chan",           // 6
     "sync",           // 7
     "pending",        // 8
+    "forever",        // 9
 ];
 
 /// Longest string Go's parser accepts (longer ones are truncated on a char boundary).
@@ -269,6 +270,7 @@ mod tests {
         let g = Generation::new(1, 1, Arena::new());
         assert_eq!(g.intern("yield"), 1);
         assert_eq!(g.intern("pending"), 8);
+        assert_eq!(g.intern("forever"), 9);
         let a = g.intern("hello");
         assert_eq!(a, FIXED_STRINGS.len() as u64 + 1);
         assert_eq!(g.intern("hello"), a);
