@@ -8,7 +8,9 @@
 //! ```
 //!
 //! The trace goes to the path given as the first argument (default
-//! `trace_demo.trace`); the last line printed is the command that shows it.
+//! `trace_demo.trace`); an optional second argument sets the number of
+//! ping-pong rounds (default 200; 200000 makes a trace of about a million
+//! events). The last line printed is the command that shows it.
 
 use std::time::Duration;
 
@@ -51,6 +53,10 @@ fn main() {
     let path = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "trace_demo.trace".into());
+    let rounds: usize = match std::env::args().nth(2) {
+        Some(n) => n.parse().expect("ping-pong rounds: a number"),
+        None => 200,
+    };
     let rt = spool::Builder::new().procs(4).build().expect("runtime");
     let total = rt.block_on(async {
         spool::trace::start_file(&path).expect("start tracing");
@@ -87,7 +93,7 @@ fn main() {
                 }
             }
         });
-        let pp = spool::spawn(ping_pong(200));
+        let pp = spool::spawn(ping_pong(rounds));
         producer.await.ok();
         // Close the current generation: the rest of the run lands in a second one.
         spool::trace::flush().expect("flush the trace");

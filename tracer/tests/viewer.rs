@@ -214,7 +214,10 @@ fn html_is_self_contained() {
         "src=\"//",
         "fetch(",
         "XMLHttpRequest",
-        "{{",
+        "{{DATA}}",
+        "{{SCRIPT}}",
+        "{{STYLE}}",
+        "{{TITLE}}",
     ] {
         assert!(!page.contains(bad), "page contains {bad}");
     }

@@ -161,8 +161,6 @@ pub struct Task {
     pub site: u32,
     /// Creation time, if created during the trace.
     pub created: Option<u64>,
-    /// Exit time, if it exited during the trace.
-    pub ended: Option<u64>,
     /// Task index of its creator, or [`NO`].
     pub creator: u32,
     /// Total running time (ns).
@@ -173,8 +171,6 @@ pub struct Task {
     pub blocked: u64,
     /// Total syscall / blocking-section time (ns).
     pub syscall: u64,
-    /// Blocked time by reason (string index, ns), in first-seen order.
-    pub blocked_by: Vec<(u32, u64)>,
     /// Number of times it started running (polls).
     pub polls: u32,
     /// Longest single running interval (ns).
@@ -210,6 +206,8 @@ pub struct Model {
     pub strings: Vec<String>,
     /// Tasks in first-seen order.
     pub tasks: Vec<Task>,
+    /// Blocked time (ns) by (task index, reason string index).
+    pub blocked_by: HashMap<(u32, u32), u64>,
     /// P rows sorted by id.
     pub procs: Vec<ProcRow>,
     /// Wake edges in time order.
@@ -444,13 +442,11 @@ impl Builder {
             id,
             site: self.s_unknown_site,
             created: None,
-            ended: None,
             creator: NO,
             running: 0,
             runnable: 0,
             blocked: 0,
             syscall: 0,
-            blocked_by: Vec::new(),
             polls: 0,
             max_poll: 0,
             max_wait: 0,
@@ -502,10 +498,7 @@ impl Builder {
                 }
                 State::Blocked => {
                     task.blocked += d;
-                    match task.blocked_by.iter_mut().find(|(r, _)| *r == c.reason) {
-                        Some(e) => e.1 += d,
-                        None => task.blocked_by.push((c.reason, d)),
-                    }
+                    *self.m.blocked_by.entry((t, c.reason)).or_default() += d;
                 }
                 State::Syscall => task.syscall += d,
             }
@@ -694,7 +687,6 @@ impl Builder {
                             self.transition(cur_task, now, Some(State::Blocked), r, NONE);
                         } else {
                             self.stop_running(cur_task, now, End::Exit, 0);
-                            self.m.tasks[cur_task as usize].ended = Some(now);
                             self.transition(cur_task, now, None, 0, NONE);
                         }
                     }
@@ -721,14 +713,12 @@ impl Builder {
             K::GoDestroy => {
                 if cur_task != NO {
                     self.stop_running(cur_task, now, End::Exit, 0);
-                    self.m.tasks[cur_task as usize].ended = Some(now);
                     self.transition(cur_task, now, None, 0, NONE);
                 }
             }
             K::GoDestroySyscall => {
                 if cur_task != NO {
                     self.stop_running(cur_task, now, End::Exit, 0);
-                    self.m.tasks[cur_task as usize].ended = Some(now);
                     self.transition(cur_task, now, None, 0, NONE);
                 }
             }

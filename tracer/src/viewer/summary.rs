@@ -113,7 +113,6 @@ impl Summary {
     /// Computes the summary of `m`, keeping `top` tasks in the ranked lists.
     pub fn new(m: &Model, top: usize) -> Summary {
         let mut sites: HashMap<u32, SiteStats> = HashMap::new();
-        let mut reasons: HashMap<(u32, u32), u64> = HashMap::new();
         for t in &m.tasks {
             let s = sites.entry(t.site).or_insert_with(|| SiteStats {
                 site: m.str(t.site).to_string(),
@@ -129,7 +128,10 @@ impl Summary {
             s.runnable += t.runnable;
             s.blocked += t.blocked;
             s.syscall += t.syscall;
-            for &(r, d) in &t.blocked_by {
+        }
+        let mut reasons: HashMap<(u32, u32), u64> = HashMap::new();
+        for (&(task, r), &d) in &m.blocked_by {
+            if let Some(t) = m.tasks.get(task as usize) {
                 *reasons.entry((t.site, r)).or_default() += d;
             }
         }
@@ -145,19 +147,21 @@ impl Summary {
         }
         sites.sort_by(|a, b| b.running.cmp(&a.running).then(a.site.cmp(&b.site)));
         let rank = |f: fn(&super::analysis::Task) -> u64| {
-            let mut v: Vec<TaskRank> = m
-                .tasks
-                .iter()
-                .filter(|t| f(t) > 0)
-                .map(|t| TaskRank {
-                    id: t.id,
-                    site: m.str(t.site).to_string(),
-                    value: f(t),
+            // Rank indices; only the top entries get their strings.
+            let mut v: Vec<usize> = (0..m.tasks.len()).filter(|&i| f(&m.tasks[i]) > 0).collect();
+            let key = |i: &usize| (std::cmp::Reverse(f(&m.tasks[*i])), m.tasks[*i].id);
+            if v.len() > top {
+                v.select_nth_unstable_by_key(top, key);
+                v.truncate(top);
+            }
+            v.sort_by_key(key);
+            v.into_iter()
+                .map(|i| TaskRank {
+                    id: m.tasks[i].id,
+                    site: m.str(m.tasks[i].site).to_string(),
+                    value: f(&m.tasks[i]),
                 })
-                .collect();
-            v.sort_by(|a, b| b.value.cmp(&a.value).then(a.id.cmp(&b.id)));
-            v.truncate(top);
-            v
+                .collect::<Vec<_>>()
         };
         let stw: Vec<u64> = m.stw.iter().map(|r| r.end - r.start).collect();
         Summary {
