@@ -14,6 +14,12 @@
 //!   holds) and resolves each event's context: the M that emitted it and
 //!   the P and G it applies to.
 //!
+//! Memory: [`read`] keeps every event (about 64 bytes each). For big files,
+//! stream instead: [`TraceReader::next_generation_lazy`] validates a
+//! generation without materializing its events, and
+//! [`order::Orderer::push_generation_lazy`] decodes them from the file bytes
+//! while merging, so memory stays near the file size (the viewer does this).
+//!
 //! Robustness contract: no input panics. A file that is not a trace is an
 //! `Err` from [`read`]/[`TraceReader::new`]. Anything else yields every
 //! complete generation before the first unreadable byte; [`Trace::stop`]
