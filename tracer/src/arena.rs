@@ -1,72 +1,109 @@
-//! Batch memory for one generation: fixed-size buffers handed out by address
-//! and all released together when the generation has been written.
+//! Memory for one generation: its batch buffers and its table strings, carved
+//! from a `region_alloc::RegionAlloc` and released together when the
+//! generation has been written.
 //!
-//! Invariants: every pointer returned by [`Arena::alloc_batch`] addresses
-//! `BATCH_CAP` writable bytes, stays valid until [`Arena::reset`] or drop, and
-//! is never handed out twice before a reset. Reset and drop take `&mut self`,
-//! so they cannot race an allocation; callers keep the arena inside an `Arc`
-//! that every batch holds, which makes "no batch outlives a reset" a fact the
-//! type system checks.
-//!
-//! Buffers are recycled across resets (a free list), so a steady trace stops
-//! allocating after its first generations.
+//! Invariants: every pointer handed out ([`Arena::alloc_batch`],
+//! [`Arena::alloc_str`]) stays valid until [`Arena::reset`] or drop, and is
+//! never handed out twice before a reset. Reset and drop take `&mut self`, so
+//! they cannot race an allocation; the arena lives inside a `Generation`
+//! that every batch holds an `Arc` to, and the tables that point at its
+//! strings are dropped before it is reset (see `Generation::into_arena`), so
+//! "nothing outlives a reset" is checked by ownership, not by convention.
 
 use std::ptr::NonNull;
-use std::sync::{Mutex, PoisonError};
+
+use region_alloc::RegionAlloc;
 
 use crate::buf::BATCH_CAP;
 
-/// Batch buffers of one generation.
-#[derive(Debug, Default)]
-pub(crate) struct Arena {
-    inner: Mutex<Pool>,
+/// A string stored in an [`Arena`]; compares and hashes by content.
+///
+/// Only valid while its arena is not reset: the generation's tables, which
+/// alone hold these, are dropped before the reset.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ArenaStr {
+    ptr: NonNull<u8>,
+    len: usize,
 }
 
-#[derive(Debug, Default)]
-struct Pool {
-    /// Buffers handed out since the last reset (from `Box::into_raw`).
-    used: Vec<NonNull<[u8]>>,
-    /// Buffers ready for reuse.
-    free: Vec<NonNull<[u8]>>,
-}
+// SAFETY: an `ArenaStr` is a shared view of immutable bytes owned by an
+// arena that is `Sync`; the generation that owns both keeps it alive.
+unsafe impl Send for ArenaStr {}
+// SAFETY: as above (the bytes are never written after `alloc_str`).
+unsafe impl Sync for ArenaStr {}
 
-// SAFETY: the pool only stores pointers to heap buffers it owns (created by
-// `Box::into_raw`); they are plain bytes with no thread affinity.
-unsafe impl Send for Pool {}
-
-impl Arena {
-    /// An empty arena.
-    pub(crate) fn new() -> Self {
-        Self::default()
-    }
-
-    /// A `BATCH_CAP`-byte buffer (recycled buffers keep old bytes, which is
-    /// fine: a batch only ever reads back what it wrote).
-    pub(crate) fn alloc_batch(&self) -> Option<NonNull<u8>> {
-        let mut pool = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let buf = match pool.free.pop() {
-            Some(b) => b,
-            None => NonNull::from(Box::leak(vec![0u8; BATCH_CAP].into_boxed_slice())),
-        };
-        pool.used.push(buf);
-        Some(buf.cast())
-    }
-
-    /// Makes every buffer handed out since the last reset reusable.
-    pub(crate) fn reset(&mut self) {
-        let pool = self.inner.get_mut().unwrap_or_else(PoisonError::into_inner);
-        let used = std::mem::take(&mut pool.used);
-        pool.free.extend(used);
-    }
-}
-
-impl Drop for Arena {
-    fn drop(&mut self) {
-        let pool = self.inner.get_mut().unwrap_or_else(PoisonError::into_inner);
-        for b in pool.used.drain(..).chain(pool.free.drain(..)) {
-            // SAFETY: `b` came from `Box::leak` of a boxed slice and is owned
-            // by this pool alone; `&mut self` means no batch still uses it.
-            drop(unsafe { Box::from_raw(b.as_ptr()) });
+impl ArenaStr {
+    /// The string.
+    pub(crate) fn as_str(&self) -> &str {
+        // SAFETY: `ptr[..len]` was copied from a `&str` by `alloc_str` and is
+        // never written again; the arena is not reset while tables (the only
+        // holders of `ArenaStr`) exist, per the module invariants.
+        unsafe {
+            std::str::from_utf8_unchecked(std::slice::from_raw_parts(self.ptr.as_ptr(), self.len))
         }
     }
 }
+
+impl PartialEq for ArenaStr {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for ArenaStr {}
+
+impl std::hash::Hash for ArenaStr {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl std::borrow::Borrow<str> for ArenaStr {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+/// One generation's memory.
+#[derive(Debug)]
+pub(crate) struct Arena {
+    region: RegionAlloc,
+}
+
+impl Default for Arena {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Arena {
+    /// An empty arena (maps nothing until the first allocation).
+    pub(crate) fn new() -> Self {
+        Arena {
+            region: RegionAlloc::new(),
+        }
+    }
+
+    /// A zero-filled `BATCH_CAP`-byte buffer, or `None` if the OS refused memory.
+    pub(crate) fn alloc_batch(&self) -> Option<NonNull<u8>> {
+        let buf = self.region.alloc_slice_zeroed(BATCH_CAP).ok()?;
+        NonNull::new(buf.as_mut_ptr())
+    }
+
+    /// Copies `s` into the arena; `None` if the OS refused memory.
+    pub(crate) fn alloc_str(&self, s: &str) -> Option<ArenaStr> {
+        let bytes = self.region.alloc_copy(s.as_bytes()).ok()?;
+        Some(ArenaStr {
+            ptr: NonNull::new(bytes.as_ptr().cast_mut())?,
+            len: bytes.len(),
+        })
+    }
+
+    /// Releases everything handed out since the last reset.
+    pub(crate) fn reset(&mut self) {
+        self.region.reset();
+    }
+}
+
+/// Batches must fit one region allocation.
+const _: () = assert!(BATCH_CAP <= region_alloc::MAX_ALLOC);

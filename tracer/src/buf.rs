@@ -56,9 +56,10 @@ pub(crate) mod ev {
 /// The 16-byte file header (format version 1.22).
 pub(crate) const FILE_HEADER: &[u8; 16] = b"go 1.22 trace\0\0\0";
 
-/// Bytes per batch buffer, header included: Go's parser rejects payloads
-/// over 64 KiB, and 64 KiB amortises the header (≤ 27 bytes) to nothing.
-pub(crate) const BATCH_CAP: usize = 64 * 1024;
+/// Bytes per batch buffer, header included: the largest allocation a
+/// `RegionAlloc` block serves (65,472 bytes), just under Go's 64 KiB payload
+/// limit; the header (≤ 27 bytes) is amortised to nothing.
+pub(crate) const BATCH_CAP: usize = region_alloc::MAX_ALLOC;
 
 /// Width of the reserved, back-patched size varint (3 × 7 bits ≥ 65,536).
 pub(crate) const SIZE_SLOT: usize = 3;

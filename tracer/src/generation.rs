@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::ptr::NonNull;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use crate::arena::Arena;
+use crate::arena::{Arena, ArenaStr};
 use crate::buf::{self, BATCH_CAP, ev};
 use crate::hooks::SpawnSite;
 
@@ -82,15 +82,16 @@ struct StackEntry {
 
 #[derive(Debug, Default)]
 struct Tables {
-    strings: HashMap<Box<str>, u64>,
+    /// Interned strings; their bytes live in the generation's arena.
+    strings: HashMap<ArenaStr, u64>,
     /// Strings in ID order after the fixed ones (ID = FIXED_STRINGS.len() + 1 + index).
-    string_list: Vec<Box<str>>,
+    string_list: Vec<ArenaStr>,
     stacks: HashMap<FrameKey, u64>,
     stack_list: Vec<StackEntry>,
 }
 
 impl Tables {
-    fn intern(&mut self, s: &str) -> u64 {
+    fn intern(&mut self, arena: &Arena, s: &str) -> u64 {
         let s = truncate(s);
         if s.is_empty() {
             return 0;
@@ -101,9 +102,12 @@ impl Tables {
         if let Some(&id) = self.strings.get(s) {
             return id;
         }
+        let Some(stored) = arena.alloc_str(s) else {
+            return 0; // Out of memory: the event shows an empty string.
+        };
         let id = (FIXED_STRINGS.len() + 1 + self.string_list.len()) as u64;
-        self.strings.insert(s.into(), id);
-        self.string_list.push(s.into());
+        self.strings.insert(stored, id);
+        self.string_list.push(stored);
         id
     }
 }
@@ -127,8 +131,9 @@ pub(crate) struct Generation {
     global: u64,
     /// Generation number written in the file (1 for a trace's first).
     file_gen: u64,
-    arena: Arena,
+    /// Declared before `arena` so it is dropped first (it points into it).
     tables: Mutex<Tables>,
+    arena: Arena,
 }
 
 impl Generation {
@@ -137,8 +142,8 @@ impl Generation {
         Generation {
             global,
             file_gen,
-            arena,
             tables: Mutex::new(Tables::default()),
+            arena,
         }
     }
 
@@ -167,7 +172,7 @@ impl Generation {
 
     /// The ID of `s` in this generation (0 for the empty string).
     pub(crate) fn intern(&self, s: &str) -> u64 {
-        self.tables().intern(s)
+        self.tables().intern(&self.arena, s)
     }
 
     /// The ID of the one-frame stack for `site` in this generation.
@@ -178,8 +183,8 @@ impl Generation {
             return id;
         }
         let pc = frame_pc(key);
-        let func = t.intern(key.func);
-        let file = t.intern(key.file);
+        let func = t.intern(&self.arena, key.func);
+        let file = t.intern(&self.arena, key.file);
         let id = t.stack_list.len() as u64 + 1;
         t.stacks.insert(key, id);
         t.stack_list.push(StackEntry {
@@ -197,7 +202,7 @@ impl Generation {
     pub(crate) fn encode_tables(&self, ts: u64, out: &mut Vec<u8>) {
         let t = self.tables();
         let fixed = FIXED_STRINGS.iter().copied();
-        let dynamic = t.string_list.iter().map(|s| &**s);
+        let dynamic = t.string_list.iter().map(ArenaStr::as_str);
         let strings = fixed.chain(dynamic).enumerate().map(|(i, s)| {
             let mut e = Vec::with_capacity(s.len() + 8);
             e.push(ev::STRING);
@@ -252,9 +257,12 @@ impl Generation {
         out.extend_from_slice(payload);
     }
 
-    /// Takes the arena back for reuse (the tables are dropped).
+    /// Takes the arena back for reuse: the tables, which point into it, are
+    /// dropped first, then it is reset.
     pub(crate) fn into_arena(self) -> Arena {
-        let mut arena = self.arena;
+        let Generation { arena, tables, .. } = self;
+        drop(tables);
+        let mut arena = arena;
         arena.reset();
         arena
     }
