@@ -90,6 +90,10 @@ for (let i = 0; i < W.time.length; i++) {
   if (f >= 0) { let a = wakesFrom.get(f); if (!a) wakesFrom.set(f, a = []); a.push(i); }
   let b = wakesTo.get(W.to[i]); if (!b) wakesTo.set(W.to[i], b = []); b.push(i);
 }
+// User regions and logs per task (drawn on task rows).
+const regionsOf = new Map(), logsOf = new Map();
+for (let i = 0; i < D.regions.start.length; i++) { const t = D.regions.task[i]; if (t < 0) continue; let a = regionsOf.get(t); if (!a) regionsOf.set(t, a = { start: [], dur: [] }); a.start.push(D.regions.start[i]); a.dur.push(D.regions.dur[i]); }
+for (let i = 0; i < D.logs.time.length; i++) { const t = D.logs.task[i]; if (t < 0) continue; let a = logsOf.get(t); if (!a) logsOf.set(t, a = []); a.push(D.logs.time[i]); }
 // A task's state intervals (0 running, 1 runnable, 2 blocked), derived from
 // its runs (how each ended, which wake enabled it) and wakes; cached.
 const stateCache = new Map();
@@ -267,6 +271,11 @@ function draw() {
       const t = r.t, ts = taskStates(t), kind = ts.state;
       ctx.fillStyle = '#fafbfd'; ctx.fillRect(LABEL_W, r.y, plotW(), r.h);
       drawSpans(ts.start, ts.dur, r.y, r.h, (i) => kind[i] === 0 ? colorOf(t) : kind[i] === 1 ? '#f0a030' : kind[i] === 3 ? '#9a6bd6' : '#d5d9e1', () => null);
+      // Regions: a dark strip along the bottom (nested regions overlap); logs: ticks on top.
+      const rg = regionsOf.get(t);
+      if (rg) for (let i = 0; i < rg.start.length; i++) { const x0 = Math.max(LABEL_W, xOf(rg.start[i])), x1 = Math.min(W_, xOf(rg.start[i] + rg.dur[i])); if (x1 >= LABEL_W && x0 <= W_) { ctx.fillStyle = 'rgba(29,35,48,.55)'; ctx.fillRect(x0, r.y + r.h - 3, Math.max(1, x1 - x0), 3); } }
+      const lg = logsOf.get(t);
+      if (lg) { ctx.fillStyle = '#1d2330'; for (const x of lg) { const px = xOf(x); if (px >= LABEL_W && px <= W_) ctx.fillRect(px, r.y, 1, 4); } }
       ctx.fillStyle = '#1d2330'; clippedText(taskName(t), 10, r.y + r.h / 2 + 4, 44);
       ctx.fillStyle = '#6b7383'; clippedText(shortName(siteOf(t)), 56, r.y + r.h / 2 + 4, LABEL_W - 60);
     }
