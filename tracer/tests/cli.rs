@@ -122,3 +122,50 @@ fn serve_refuses_non_loopback() {
     assert_eq!(code, 1);
     assert!(err.contains("only loopback"), "{err}");
 }
+
+/// Sends `GET path` to `addr` and returns the whole response.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn serve_prints_a_loopback_url_and_serves_the_page() {
+    use std::io::BufRead;
+    let f = fixture();
+    let mut child = Command::new(BIN)
+        .args(["serve".as_ref(), f.as_os_str()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn server");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_string();
+    let addr = url.trim_start_matches("http://").trim_end_matches('/');
+    let page = http_get(addr, "/");
+    let missing = http_get(addr, "/etc/passwd");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        page.starts_with("HTTP/1.1 200"),
+        "{}",
+        &page[..page.len().min(200)]
+    );
+    assert!(page.contains("id=\"trace-data\"") && page.contains("go126.trace"));
+    assert!(page.contains("Content-Security-Policy: default-src 'none'"));
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+}
