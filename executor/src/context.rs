@@ -196,6 +196,12 @@ pub fn yield_now() -> YieldNow {
 }
 
 /// The future returned by [`yield_now`].
+///
+/// ```
+/// let rt = spool_executor::Runtime::new().unwrap();
+/// let y: spool_executor::YieldNow = spool_executor::yield_now();
+/// rt.block_on(y);
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
 pub struct YieldNow {

@@ -38,3 +38,15 @@ pub use runtime::{Builder, Handle, MAX_PROCS, PROCS_ENV, Runtime, WeakHandle, sp
 pub use task::{JoinError, JoinHandle};
 #[doc(hidden)]
 pub use task::{TaskInfo, TaskStatus};
+
+/// The lock-free protocols, exposed to the loom models in `tests/loom.rs`
+/// (only under `--cfg loom`).
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod __loom {
+    pub use crate::sched::idle::Idle;
+    pub use crate::sched::park::Parker;
+    pub use crate::task::state::{
+        Snapshot, State, TransitionToIdle, TransitionToNotified, TransitionToRunning,
+    };
+}

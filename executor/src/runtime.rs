@@ -25,10 +25,20 @@ use crate::sched::{Proc, Shared, block_on, table};
 use crate::task::{JoinHandle, TaskInfo};
 use crate::time::heap::TimerHeap;
 
-/// The environment variable that sets the number of Ps.
+/// The environment variable that sets the number of Ps (when
+/// [`Builder::procs`] is not called): a whole number from 1 to [`MAX_PROCS`].
+///
+/// ```
+/// assert_eq!(spool_executor::PROCS_ENV, "SPOOL_PROCS");
+/// ```
 pub const PROCS_ENV: &str = "SPOOL_PROCS";
 
-/// The most Ps a runtime may have.
+/// The most Ps a runtime may have (Go's GOMAXPROCS cap is 2^31; spool keeps
+/// per-P structures in arrays and one M per P, so it bounds them sensibly).
+///
+/// ```
+/// assert!(spool_executor::Builder::new().procs(spool_executor::MAX_PROCS + 1).build().is_err());
+/// ```
 pub const MAX_PROCS: usize = 1024;
 
 /// Configures and builds a [`Runtime`].

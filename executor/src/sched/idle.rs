@@ -24,7 +24,7 @@ const UNPARK_ONE: usize = 1 << UNPARK_SHIFT;
 const SEARCH_MASK: usize = UNPARK_ONE - 1;
 
 /// Searching/parked bookkeeping of one runtime's Ms.
-pub(crate) struct Idle {
+pub struct Idle {
     state: AtomicUsize,
     sleepers: Mutex<Vec<usize>>,
     procs: usize,
@@ -32,7 +32,7 @@ pub(crate) struct Idle {
 
 impl Idle {
     /// All `procs` Ms start unparked and not searching.
-    pub(crate) fn new(procs: usize) -> Idle {
+    pub fn new(procs: usize) -> Idle {
         Idle {
             state: AtomicUsize::new(procs << UNPARK_SHIFT),
             sleepers: Mutex::new(Vec::with_capacity(procs)),
@@ -49,15 +49,19 @@ impl Idle {
 
     /// Should a submitter wake an M? Only if none is searching (a searcher
     /// will find the work) and some M sleeps.
-    pub(crate) fn notify_should_wakeup(&self) -> bool {
-        // SeqCst: the load half of the #StoreLoad pair (see the module doc).
-        let s = self.state.load(SeqCst);
+    pub fn notify_should_wakeup(&self) -> bool {
+        // The load half of the #StoreLoad pair (see the module doc). An RMW,
+        // not a load: the submitter's queue push is only a release store, and
+        // a plain load could be satisfied before that store is visible (x86's
+        // store buffer), missing a parking M that missed the push (tokio's
+        // `fetch_add(0, SeqCst)`; the loom model fails with a load).
+        let s = self.state.fetch_add(0, SeqCst);
         Self::searching(s) == 0 && Self::unparked(s) < self.procs
     }
 
     /// Picks a sleeping M to wake, counting it as unparked and searching.
     /// Returns its index, or `None` if waking is not needed after all.
-    pub(crate) fn worker_to_notify(&self) -> Option<usize> {
+    pub fn worker_to_notify(&self) -> Option<usize> {
         if !self.notify_should_wakeup() {
             return None;
         }
@@ -74,7 +78,7 @@ impl Idle {
     /// An M without local work wants to steal. False (do not search) when
     /// half of the Ps already search: Go's `2*nmspinning >= procs - npidle`
     /// rule, which bounds the CPU burnt by fruitless stealing.
-    pub(crate) fn transition_worker_to_searching(&self) -> bool {
+    pub fn transition_worker_to_searching(&self) -> bool {
         let s = self.state.load(SeqCst);
         if 2 * Self::searching(s) >= self.procs {
             return false;
@@ -85,7 +89,7 @@ impl Idle {
 
     /// A searching M found work. True when it was the last searcher: the
     /// caller must then wake another M to keep looking.
-    pub(crate) fn transition_worker_from_searching(&self) -> bool {
+    pub fn transition_worker_from_searching(&self) -> bool {
         let prev = self.state.fetch_sub(1, SeqCst);
         debug_assert!(Self::searching(prev) > 0);
         Self::searching(prev) == 1
@@ -93,7 +97,7 @@ impl Idle {
 
     /// M `index` goes to sleep. True when it was the last searcher (the
     /// caller must then re-check all queues before sleeping).
-    pub(crate) fn transition_worker_to_parked(&self, index: usize, searching: bool) -> bool {
+    pub fn transition_worker_to_parked(&self, index: usize, searching: bool) -> bool {
         let mut sleepers = lock(&self.sleepers);
         let dec = UNPARK_ONE + searching as usize;
         let prev = self.state.fetch_sub(dec, SeqCst);
@@ -104,7 +108,7 @@ impl Idle {
     /// M `index` woke without being picked by `worker_to_notify` (timer,
     /// stop-the-world): takes it off the sleeper list. False when it was
     /// picked after all (it is then already counted as searching).
-    pub(crate) fn unpark_worker_by_id(&self, index: usize) -> bool {
+    pub fn unpark_worker_by_id(&self, index: usize) -> bool {
         let mut sleepers = lock(&self.sleepers);
         if let Some(pos) = sleepers.iter().position(|&w| w == index) {
             sleepers.swap_remove(pos);
@@ -116,7 +120,7 @@ impl Idle {
     }
 
     /// Is M `index` on the sleeper list?
-    pub(crate) fn is_parked(&self, index: usize) -> bool {
+    pub fn is_parked(&self, index: usize) -> bool {
         lock(&self.sleepers).contains(&index)
     }
 }

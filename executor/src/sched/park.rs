@@ -18,8 +18,7 @@ const PARKED: usize = 1;
 const NOTIFIED: usize = 2;
 
 /// Sleep/wake slot of one thread.
-#[derive(Default)]
-pub(crate) struct Parker {
+pub struct Parker {
     state: AtomicUsize,
     lock: Mutex<()>,
     cvar: Condvar,
@@ -27,12 +26,16 @@ pub(crate) struct Parker {
 
 impl Parker {
     /// A parker with no token.
-    pub(crate) fn new() -> Parker {
-        Parker::default()
+    pub fn new() -> Parker {
+        Parker {
+            state: AtomicUsize::new(EMPTY),
+            lock: Mutex::new(()),
+            cvar: Condvar::new(),
+        }
     }
 
     /// Sleeps until [`unpark`](Self::unpark) (or `deadline`, if given).
-    pub(crate) fn park(&self, deadline: Option<Instant>) {
+    pub fn park(&self, deadline: Option<Instant>) {
         // Fast path: a token is waiting.
         if self
             .state
@@ -87,7 +90,7 @@ impl Parker {
     }
 
     /// Wakes the owner, or makes its next `park` return at once.
-    pub(crate) fn unpark(&self) {
+    pub fn unpark(&self) {
         match self.state.swap(NOTIFIED, SeqCst) {
             EMPTY | NOTIFIED => {}
             PARKED => {

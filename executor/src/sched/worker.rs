@@ -96,7 +96,7 @@ pub(crate) fn run(shared: Arc<Shared>, core: Core) {
                 if core.searching.get() {
                     end_searching(&shared, &core);
                 }
-                run_task(&shared, &core, task);
+                run_task(&core, task);
             }
             None => park(&shared, &core),
         }
@@ -110,13 +110,14 @@ pub(crate) fn run(shared: Arc<Shared>, core: Core) {
     shared.stw.leave();
 }
 
-fn run_task(shared: &Shared, core: &Core, task: Notified) {
+fn run_task(core: &Core, task: Notified) {
     core.polling.set(true);
     let out = harness::run(task);
     core.polling.set(false);
     if let RunOutcome::Requeue(t) = out {
+        // No wake-up of an idle M: this M is about to pick from this very
+        // queue (Go's `goyield` does not `wakep` either).
         core.worker.push(t);
-        shared.notify_parked();
     }
 }
 

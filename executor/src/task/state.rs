@@ -38,7 +38,7 @@ bitflags::bitflags! {
     /// The flag bits of a task's state word (the low bits; the reference
     /// count sits above them).
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub(crate) struct Flags: usize {
+    pub struct Flags: usize {
         /// The task is being polled (or cancelled) by the thread that set it.
         /// Never together with `COMPLETE`.
         const RUNNING = 1 << 0;
@@ -67,18 +67,18 @@ const REF_ONE: usize = 1 << REF_SHIFT;
 const INITIAL: usize = (3 * REF_ONE) | Flags::NOTIFIED.bits() | Flags::JOIN_INTEREST.bits();
 
 /// A task's state word: flags plus reference count.
-pub(crate) struct State {
+pub struct State {
     val: AtomicUsize,
 }
 
 /// A copy of the state word at one instant.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Snapshot(usize);
+pub struct Snapshot(usize);
 
 /// What the caller of [`State::transition_to_running`] must do.
 #[must_use]
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum TransitionToRunning {
+pub enum TransitionToRunning {
     /// The caller holds `RUNNING`: poll the future.
     Success,
     /// The caller holds `RUNNING` but the task was cancelled: drop the future.
@@ -93,7 +93,7 @@ pub(crate) enum TransitionToRunning {
 /// What the caller of [`State::transition_to_idle`] must do.
 #[must_use]
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum TransitionToIdle {
+pub enum TransitionToIdle {
     /// The task waits for a wake; the poller's reference was dropped.
     Ok,
     /// The task was woken during the poll: the poller's reference becomes a
@@ -109,7 +109,7 @@ pub(crate) enum TransitionToIdle {
 /// What the caller of a wake transition must do.
 #[must_use]
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum TransitionToNotified {
+pub enum TransitionToNotified {
     /// Nothing: the task is running, complete or already queued.
     DoNothing,
     /// The caller now owns a `Notified` reference and must queue it.
@@ -123,29 +123,35 @@ impl Snapshot {
         Flags::from_bits_truncate(self.0)
     }
     /// The reference count.
-    pub(crate) fn ref_count(self) -> usize {
+    pub fn ref_count(self) -> usize {
         self.0 >> REF_SHIFT
     }
-    pub(crate) fn is_running(self) -> bool {
+    /// RUNNING is set.
+    pub fn is_running(self) -> bool {
         self.flags().contains(Flags::RUNNING)
     }
-    pub(crate) fn is_notified(self) -> bool {
+    /// NOTIFIED is set.
+    pub fn is_notified(self) -> bool {
         self.flags().contains(Flags::NOTIFIED)
     }
-    pub(crate) fn is_complete(self) -> bool {
+    /// COMPLETE is set.
+    pub fn is_complete(self) -> bool {
         self.flags().contains(Flags::COMPLETE)
     }
-    pub(crate) fn is_cancelled(self) -> bool {
+    /// CANCELLED is set.
+    pub fn is_cancelled(self) -> bool {
         self.flags().contains(Flags::CANCELLED)
     }
-    pub(crate) fn is_join_interested(self) -> bool {
+    /// JOIN_INTEREST is set.
+    pub fn is_join_interested(self) -> bool {
         self.flags().contains(Flags::JOIN_INTEREST)
     }
-    pub(crate) fn is_join_waker_set(self) -> bool {
+    /// JOIN_WAKER is set.
+    pub fn is_join_waker_set(self) -> bool {
         self.flags().contains(Flags::JOIN_WAKER)
     }
     /// Neither running nor complete.
-    pub(crate) fn is_idle(self) -> bool {
+    pub fn is_idle(self) -> bool {
         !self.flags().intersects(Flags::RUNNING | Flags::COMPLETE)
     }
     fn set(&mut self, f: Flags) {
@@ -181,14 +187,14 @@ impl std::fmt::Debug for Snapshot {
 
 impl State {
     /// The state of a freshly spawned task (see [`INITIAL`]).
-    pub(crate) fn new() -> State {
+    pub fn new() -> State {
         State {
             val: AtomicUsize::new(INITIAL),
         }
     }
 
     /// Reads the state word.
-    pub(crate) fn load(&self) -> Snapshot {
+    pub fn load(&self) -> Snapshot {
         Snapshot(self.val.load(Ordering::Acquire))
     }
 
@@ -235,7 +241,7 @@ impl State {
 
     /// A worker popped the task's `Notified` and wants to poll it. The
     /// `Notified`'s reference becomes the poller's reference.
-    pub(crate) fn transition_to_running(&self) -> TransitionToRunning {
+    pub fn transition_to_running(&self) -> TransitionToRunning {
         self.fetch_update_action(|mut s| {
             debug_assert!(
                 s.is_notified(),
@@ -264,7 +270,7 @@ impl State {
     }
 
     /// The poll returned `Pending`: release `RUNNING`.
-    pub(crate) fn transition_to_idle(&self) -> TransitionToIdle {
+    pub fn transition_to_idle(&self) -> TransitionToIdle {
         self.fetch_update_action(|mut s| {
             debug_assert!(
                 s.is_running(),
@@ -291,7 +297,7 @@ impl State {
     /// The future finished (or was dropped): clear `RUNNING`, set `COMPLETE`.
     /// Returns the state just before, which tells the caller whether a
     /// `JoinHandle` is interested and whether a join waker is set.
-    pub(crate) fn transition_to_complete(&self) -> Snapshot {
+    pub fn transition_to_complete(&self) -> Snapshot {
         const DELTA: usize = Flags::RUNNING.bits() | Flags::COMPLETE.bits();
         // AcqRel: releases the output write to the JoinHandle's Acquire load.
         let prev = Snapshot(self.val.fetch_xor(DELTA, Ordering::AcqRel));
@@ -303,14 +309,14 @@ impl State {
     }
 
     /// Drops `count` references after completion; true when that was the last.
-    pub(crate) fn transition_to_terminal(&self, count: usize) -> bool {
+    pub fn transition_to_terminal(&self, count: usize) -> bool {
         let prev = Snapshot(self.val.fetch_sub(count * REF_ONE, Ordering::AcqRel));
         debug_assert!(prev.ref_count() >= count, "terminal {count} from {prev:?}");
         prev.ref_count() == count
     }
 
     /// A `wake` (by value: the waker's reference is consumed).
-    pub(crate) fn transition_to_notified_by_val(&self) -> TransitionToNotified {
+    pub fn transition_to_notified_by_val(&self) -> TransitionToNotified {
         self.fetch_update_action(|mut s| {
             if s.is_running() {
                 // The poller re-queues it; the poller's own reference keeps
@@ -336,7 +342,7 @@ impl State {
     }
 
     /// A `wake_by_ref`: never consumes a reference; takes one when it submits.
-    pub(crate) fn transition_to_notified_by_ref(&self) -> TransitionToNotified {
+    pub fn transition_to_notified_by_ref(&self) -> TransitionToNotified {
         self.fetch_update_action(|mut s| {
             if s.is_complete() || s.is_notified() {
                 (TransitionToNotified::DoNothing, None)
@@ -354,7 +360,7 @@ impl State {
     /// `JoinHandle::abort`: mark cancelled and make sure a worker will see it
     /// (so the task's destruction happens on a worker, where the tracer can
     /// record it).
-    pub(crate) fn transition_to_notified_and_cancel(&self) -> TransitionToNotified {
+    pub fn transition_to_notified_and_cancel(&self) -> TransitionToNotified {
         self.fetch_update_action(|mut s| {
             if s.is_cancelled() || s.is_complete() {
                 (TransitionToNotified::DoNothing, None)
@@ -376,7 +382,7 @@ impl State {
 
     /// Runtime shutdown: mark cancelled, and take `RUNNING` if the task is
     /// idle. True when the caller now holds `RUNNING` and must drop the future.
-    pub(crate) fn transition_to_shutdown(&self) -> bool {
+    pub fn transition_to_shutdown(&self) -> bool {
         let mut took = false;
         let _ = self.fetch_update(|mut s| {
             took = s.is_idle();
@@ -391,7 +397,7 @@ impl State {
 
     /// Fast path of dropping a `JoinHandle` of a task that never ran: one CAS
     /// from the initial state.
-    pub(crate) fn drop_join_handle_fast(&self) -> Result<(), ()> {
+    pub fn drop_join_handle_fast(&self) -> Result<(), ()> {
         self.val
             .compare_exchange(
                 INITIAL,
@@ -405,7 +411,7 @@ impl State {
 
     /// The `JoinHandle` goes away. `Err` when the task is already complete:
     /// then the output is the handle's to drop.
-    pub(crate) fn unset_join_interested(&self) -> Result<Snapshot, Snapshot> {
+    pub fn unset_join_interested(&self) -> Result<Snapshot, Snapshot> {
         self.fetch_update(|mut s| {
             debug_assert!(s.is_join_interested());
             if s.is_complete() {
@@ -418,7 +424,7 @@ impl State {
 
     /// The `JoinHandle` stored a waker and publishes it. `Err` (with the
     /// current state) when the task completed first.
-    pub(crate) fn set_join_waker(&self) -> Result<Snapshot, Snapshot> {
+    pub fn set_join_waker(&self) -> Result<Snapshot, Snapshot> {
         self.fetch_update(|mut s| {
             debug_assert!(s.is_join_interested() && !s.is_join_waker_set());
             if s.is_complete() {
@@ -431,7 +437,7 @@ impl State {
 
     /// The `JoinHandle` takes the join-waker slot back to replace the waker.
     /// `Err` when the task completed first.
-    pub(crate) fn unset_join_waker(&self) -> Result<Snapshot, Snapshot> {
+    pub fn unset_join_waker(&self) -> Result<Snapshot, Snapshot> {
         self.fetch_update(|mut s| {
             debug_assert!(s.is_join_interested() && s.is_join_waker_set());
             if s.is_complete() {
@@ -443,7 +449,7 @@ impl State {
     }
 
     /// Takes one more reference (waker clone).
-    pub(crate) fn ref_inc(&self) {
+    pub fn ref_inc(&self) {
         // Relaxed: a new reference can only be made from an existing one,
         // which keeps the task alive (the Boost/Arc argument).
         let prev = self.val.fetch_add(REF_ONE, Ordering::Relaxed);
@@ -453,7 +459,7 @@ impl State {
     }
 
     /// Drops one reference; true when it was the last.
-    pub(crate) fn ref_dec(&self) -> bool {
+    pub fn ref_dec(&self) -> bool {
         // AcqRel: the last dropper must see every other holder's writes
         // before it deallocates.
         let prev = Snapshot(self.val.fetch_sub(REF_ONE, Ordering::AcqRel));
