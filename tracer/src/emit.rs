@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::buf::{NONE, ev};
 use crate::global::{BASE_GEN, Lost, claim_status, lost, next_seq, pack, slot_gen};
 use crate::hooks::{BlockReason, GoTraceState, ProcTraceState, SpawnSite, StopReason};
-use crate::m::{Borrow, GCtx, MLocal, PCtx, Section, with_m, with_section};
+use crate::m::{Borrow, GCtx, MLocal, PCtx, Section, section, with_m, with_section};
 
 /// P ID of the runtime pseudo-P (above every executor P index, which is a `u32`).
 pub const RUNTIME_PROC_ID: u64 = 1 << 32;
@@ -201,7 +201,7 @@ fn foreign_create(s: &mut Section<'_>, id: u64, site: SpawnSite) {
 pub(crate) fn go_start(id: u64, state: &GoTraceState, site: SpawnSite) {
     with_m(|m| {
         m.g.set(None);
-        let started = crate::m::with_section(|s| {
+        let started = section(m, |s| {
             if s.m.p.get().is_none() {
                 lost(Lost::NoProc);
                 return false;
@@ -242,7 +242,7 @@ fn end_run(ty: u8, reason: Option<u64>) {
         if m.running().is_none() {
             lost(Lost::NoTask);
         } else {
-            with_section(|s| {
+            section(m, |s| {
                 ensure_ctx(s);
                 let (Some(g), Some(_)) = (s.m.running(), s.m.p.get()) else {
                     lost(Lost::Untraced);
@@ -294,7 +294,7 @@ pub(crate) fn proc_start(p: u32, state: &ProcTraceState, traced: bool) {
     with_m(|m| {
         m.p.set(Some(PCtx { id: u64::from(p) }));
         if traced {
-            with_section(|s| {
+            section(m, |s| {
                 let q = next_seq(&state.0, s.generation);
                 if q.needs_status {
                     s.event(ev::PROC_STATUS, &[u64::from(p), PROC_IDLE]);
@@ -310,7 +310,7 @@ pub(crate) fn proc_start(p: u32, state: &ProcTraceState, traced: bool) {
 pub(crate) fn proc_stop(traced: bool) {
     with_m(|m| {
         if traced && m.p.get().is_some() {
-            with_section(|s| {
+            section(m, |s| {
                 ensure_ctx(s);
                 s.event(ev::PROC_STOP, &[]);
             });
@@ -327,7 +327,7 @@ fn with_task(f: impl FnOnce(&mut Section<'_>, u64)) {
             lost(Lost::NoTask);
             return;
         }
-        with_section(|s| {
+        section(m, |s| {
             ensure_ctx(s);
             let (Some(g), Some(_)) = (s.m.running(), s.m.p.get()) else {
                 lost(Lost::Untraced);
@@ -487,7 +487,7 @@ pub(crate) fn heap_alloc(bytes: u64) {
             lost(Lost::NoProc);
             return;
         }
-        with_section(|s| {
+        section(m, |s| {
             ensure_ctx(s);
             s.event(ev::HEAP_ALLOC, &[bytes]);
         });

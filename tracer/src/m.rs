@@ -43,6 +43,9 @@ pub(crate) struct MShared {
 #[derive(Debug, Default)]
 pub(crate) struct MBuf {
     pub(crate) batch: Option<Batch>,
+    /// `batch`'s generation (process-wide number), 0 without a batch: saves
+    /// a pointer chase per event.
+    batch_gen: u64,
     /// Last timestamp handed out on this M (stamps never go below it).
     last_ts: u64,
 }
@@ -281,8 +284,10 @@ pub(crate) fn with_section<R>(f: impl FnOnce(&mut Section<'_>) -> R) -> Option<R
     }
 }
 
+/// [`with_section`] for a caller that already holds this thread's `MLocal`
+/// (saves a second thread-local lookup on the hot path).
 #[inline]
-fn section<R>(m: &MLocal, f: impl FnOnce(&mut Section<'_>) -> R) -> Option<R> {
+pub(crate) fn section<R>(m: &MLocal, f: impl FnOnce(&mut Section<'_>) -> R) -> Option<R> {
     if m.busy.replace(true) {
         lost(Lost::Reentrant);
         return None;
@@ -303,14 +308,10 @@ fn section<R>(m: &MLocal, f: impl FnOnce(&mut Section<'_>) -> R) -> Option<R> {
             return None;
         }
         let ts = buf.tick();
-        let stale = match &buf.batch {
-            Some(b) => b.generation().global() != gen_now,
-            None => true,
-        };
-        if stale {
+        if buf.batch_gen != gen_now || buf.batch.is_none() {
             open_batch(m, buf, ts)?;
         }
-        let generation = buf.batch.as_ref()?.generation().global();
+        let generation = buf.batch_gen;
         let mut s = Section {
             m,
             buf,
@@ -330,10 +331,13 @@ fn open_batch(m: &MLocal, buf: &mut MBuf, ts: u64) -> Option<()> {
             push_sealed(old.seal());
         }
     }
+    buf.batch_gen = 0;
     let generation = current_generation()?;
+    let global = generation.global();
     match Batch::open(generation, m.shared.id, ts) {
         Some(b) => {
             buf.batch = Some(b);
+            buf.batch_gen = global;
             Some(())
         }
         None => {
@@ -355,6 +359,7 @@ pub(crate) fn collect(global: u64) -> Vec<crate::buf::Sealed> {
                 .as_ref()
                 .is_some_and(|b| b.generation().global() <= global);
             if mine {
+                buf.batch_gen = 0;
                 if let Some(b) = buf.batch.take() {
                     if !b.is_empty() {
                         out.push(b.seal());
