@@ -12,11 +12,7 @@ use spool::trace::{
     GcGuard, Task, dropped_region_events, log as ulog, region, region_async, region_guard,
     set_label,
 };
-use spool::{Builder, Runtime, spawn, yield_now};
-
-fn runtime() -> Runtime {
-    Builder::new().procs(2).build().expect("runtime")
-}
+use spool::{spawn, yield_now};
 
 /// Asserts every event was written by one G (a real task, not "none").
 fn on_one_task(evs: &[UEv]) -> u64 {
@@ -31,8 +27,7 @@ fn on_one_task(evs: &[UEv]) -> u64 {
 
 #[test]
 fn tasks_regions_logs_label_and_gc_in_exact_order() {
-    let rt = runtime();
-    let ((req, child), rec) = traced("sequence", || {
+    let ((req, child), rec) = traced("sequence", |rt| {
         rt.block_on(rt.spawn(async {
             let req = Task::new("request");
             req.in_scope(|| region("parse", || ulog("cache", "miss")));
@@ -77,9 +72,8 @@ fn tasks_regions_logs_label_and_gc_in_exact_order() {
 
 #[test]
 fn a_region_held_across_awaits_stays_on_its_task() {
-    let rt = runtime();
     const TASKS: usize = 16;
-    let (ids, rec) = traced("across-await", || {
+    let (ids, rec) = traced("across-await", |rt| {
         rt.block_on(async {
             let handles: Vec<_> = (0..TASKS)
                 .map(|_| {
@@ -137,8 +131,7 @@ fn a_region_held_across_awaits_stays_on_its_task() {
 
 #[test]
 fn misused_regions_are_dropped_and_counted_never_written() {
-    let rt = runtime();
-    let (dropped, rec) = traced("misuse", || {
+    let (dropped, rec) = traced("misuse", |rt| {
         let before = dropped_region_events();
         rt.block_on(rt.spawn(async {
             // 1. Out of order on one task: "a" cannot end while "b" is open.
@@ -192,12 +185,11 @@ fn misused_regions_are_dropped_and_counted_never_written() {
 
 #[test]
 fn long_and_odd_strings_are_clipped_at_char_boundaries_and_kept_byte_for_byte() {
-    let rt = runtime();
     let long_name = "€".repeat(700); // 2100 bytes; 1023 is the last boundary <= 1024
     let odd = "nul:\0 esc:\u{1b}[31m bad:\u{fffd} crab:🦀";
     let (id, rec) = {
         let (long_name, odd) = (long_name.clone(), odd.to_owned());
-        traced("strings", move || {
+        traced("strings", move |rt| {
             rt.block_on(rt.spawn(async move {
                 let t = Task::new(&long_name);
                 t.region(&"r".repeat(5000), || t.log(&long_name, &odd));
@@ -223,8 +215,7 @@ fn long_and_odd_strings_are_clipped_at_char_boundaries_and_kept_byte_for_byte() 
 
 #[test]
 fn calls_outside_any_task_write_nothing() {
-    let rt = runtime();
-    let (dropped, rec) = traced("outside", || {
+    let (dropped, rec) = traced("outside", |rt| {
         let before = dropped_region_events();
         // The test thread runs no spool task.
         let t = Task::new("outside");

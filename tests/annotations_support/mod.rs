@@ -27,11 +27,17 @@ pub struct Recorded {
     pub bytes: Vec<u8>,
 }
 
-/// Runs `f` with tracing on, into `<target tmp>/annotations-<name>.trace`.
-pub fn traced<R>(name: &str, f: impl FnOnce() -> R) -> (R, Recorded) {
+/// Builds a two-P runtime and runs `f` on it with tracing on, into
+/// `<target tmp>/annotations-<name>.trace`. The trace starts under the
+/// runtime's stop-the-world (`start_on`), so every P and task gets a
+/// consistent status. The runtime lives only inside the lock: P numbers are
+/// per runtime, so two runtimes alive while tracing would both write "P 0".
+pub fn traced<R>(name: &str, f: impl FnOnce(&spool::Runtime) -> R) -> (R, Recorded) {
     let _serial = lock();
+    let rt = spool::Builder::new().procs(2).build().expect("runtime");
     let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("annotations-{name}.trace"));
-    spool::trace::start_file(&path).expect("start tracing");
+    let file = std::fs::File::create(&path).expect("create the trace file");
+    spool::trace::start_on(rt.handle(), file).expect("start tracing");
     // Stop even if `f` panics, so the next test can start its own trace.
     struct StopOnUnwind;
     impl Drop for StopOnUnwind {
@@ -42,9 +48,10 @@ pub fn traced<R>(name: &str, f: impl FnOnce() -> R) -> (R, Recorded) {
         }
     }
     let unwind = StopOnUnwind;
-    let out = f();
+    let out = f(&rt);
     std::mem::forget(unwind);
     spool::trace::stop().expect("stop tracing");
+    drop(rt);
     let bytes = std::fs::read(&path).expect("read the trace back");
     (out, Recorded { path, bytes })
 }
