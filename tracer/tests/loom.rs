@@ -98,7 +98,10 @@ fn buffer_hand_off_during_generation_flip() {
             .filter(|(_, g)| *g == 1)
             .map(|(e, _)| *e)
             .collect();
-        assert_eq!(written, gen1, "generation 1 events lost, duplicated or reordered");
+        assert_eq!(
+            written, gen1,
+            "generation 1 events lost, duplicated or reordered"
+        );
         // Whatever is left belongs to generation 2.
         let rest = s.slot.with_locked(|buf| buf.batch.take());
         assert!(rest.is_none_or(|b| b.0 == 2));
