@@ -25,13 +25,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 
-use spool_tracer::hooks::{self, BlockReason, GoTraceState, ProcTraceState, SpawnSite, StopReason};
+use spool_tracer::hooks::{self, GoTraceState, ProcTraceState, SpawnSite};
 
 use super::Shared;
 use super::park::Parker;
 use crate::context;
 use crate::sync::lock_std;
-use crate::task::{TaskInfo, TaskStatus, next_task_id};
+use crate::task::{TaskInfo, TaskStatus, harness, next_task_id};
 
 const RUNNING: u8 = 0;
 const BLOCKED: u8 = 1;
@@ -158,23 +158,19 @@ pub(crate) fn block_on<F: Future>(
             hooks::go_destroy();
             return v;
         }
+        // The event goes out before the CAS makes us wakeable (see harness).
+        let blocked = harness::trace_pending(&end);
         if slot
             .state
             .compare_exchange(RUNNING, BLOCKED, Ordering::AcqRel, Ordering::Acquire)
             .is_err()
         {
             // Woken during the poll: poll again at once.
-            if end.yielded {
-                hooks::go_stop(StopReason::Yield);
-            } else if end.budget_exhausted {
-                hooks::go_stop(StopReason::Budget);
-            } else {
-                hooks::go_block(end.reason.unwrap_or(BlockReason::Pending));
+            if blocked {
                 hooks::go_unblock(slot.id, &slot.trace);
             }
             continue;
         }
-        hooks::go_block(end.reason.unwrap_or(BlockReason::Pending));
         loop {
             slot.parker.park(None);
             if slot.state.load(Ordering::Acquire) == NOTIFIED {

@@ -6,10 +6,11 @@
 //!
 //! Hook order follows the tracer's preconditions (`spool_tracer::hooks`):
 //! `go_start` before the poll; after it exactly one of `go_destroy`,
-//! `go_stop` (still runnable: yield or budget) or `go_block` (waiting; a
-//! wake that arrived during the poll from elsewhere is then recorded as an
-//! immediate `go_unblock`). A wake of an idle task records `go_unblock` on
-//! the waking thread.
+//! `go_stop` (still runnable: yield or budget) or `go_block` (waiting),
+//! written *before* the state transition that lets a waker see the task as
+//! idle, so a `go_unblock` from another thread always follows it. A wake that
+//! arrived during the poll is then recorded by the poller as `go_unblock`.
+//! A wake of an idle task records `go_unblock` on the waking thread.
 
 use std::ptr::NonNull;
 use std::task::Context;
@@ -67,41 +68,55 @@ pub(crate) fn run(task: Notified) -> RunOutcome {
             hooks::go_destroy();
             RunOutcome::Done
         }
-        PollFuture::Pending => match h.state.transition_to_idle() {
-            TransitionToIdle::Ok => {
-                hooks::go_block(end.reason.unwrap_or(BlockReason::Pending));
-                RunOutcome::Done
+        PollFuture::Pending => {
+            // The event goes out before the task becomes wakeable, so a
+            // waker's GoUnblock can never precede this GoBlock (Go's
+            // traceAcquire-before-casgstatus order).
+            let blocked = trace_pending(&end);
+            match h.state.transition_to_idle() {
+                TransitionToIdle::Ok => RunOutcome::Done,
+                TransitionToIdle::OkNotified => {
+                    if blocked {
+                        // Woken by someone else while it was being polled.
+                        hooks::go_unblock(h.id(), &h.trace);
+                    }
+                    // SAFETY: transition_to_idle turned our reference into the Notified one.
+                    RunOutcome::Requeue(unsafe { Notified::from_raw(ptr) })
+                }
+                TransitionToIdle::OkDealloc => {
+                    // SAFETY: last reference.
+                    unsafe { dealloc(ptr) };
+                    RunOutcome::Done
+                }
+                TransitionToIdle::Cancelled => {
+                    // Aborted during the poll: the trace shows it runnable
+                    // again, then destroyed.
+                    if blocked {
+                        hooks::go_unblock(h.id(), &h.trace);
+                    }
+                    hooks::go_start(h.id(), &h.trace, h.site());
+                    // SAFETY: we still hold RUNNING and the poller's reference.
+                    unsafe { cancel_and_complete(ptr) };
+                    RunOutcome::Done
+                }
             }
-            TransitionToIdle::OkNotified => {
-                trace_still_runnable(h, &end);
-                // SAFETY: transition_to_idle turned our reference into the Notified one.
-                RunOutcome::Requeue(unsafe { Notified::from_raw(ptr) })
-            }
-            TransitionToIdle::OkDealloc => {
-                hooks::go_block(end.reason.unwrap_or(BlockReason::Pending));
-                // SAFETY: last reference.
-                unsafe { dealloc(ptr) };
-                RunOutcome::Done
-            }
-            TransitionToIdle::Cancelled => {
-                // SAFETY: we still hold RUNNING and the poller's reference.
-                unsafe { cancel_and_complete(ptr) };
-                RunOutcome::Done
-            }
-        },
+        }
     }
 }
 
-/// Records why a task whose poll returned `Pending` is still runnable.
-fn trace_still_runnable(h: &Header, end: &PollEnd) {
+/// Records why a poll returned `Pending`: `GoStop` if the task stays
+/// runnable by its own doing (yield, budget), else `GoBlock` with the
+/// primitive's reason. True for `GoBlock`.
+pub(crate) fn trace_pending(end: &PollEnd) -> bool {
     if end.yielded {
         hooks::go_stop(StopReason::Yield);
+        false
     } else if end.budget_exhausted {
         hooks::go_stop(StopReason::Budget);
+        false
     } else {
-        // Woken by someone else while it was being polled.
         hooks::go_block(end.reason.unwrap_or(BlockReason::Pending));
-        hooks::go_unblock(h.id(), &h.trace);
+        true
     }
 }
 
