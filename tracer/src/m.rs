@@ -60,8 +60,8 @@ impl MBuf {
     }
 }
 
-/// Every M that ever wrote an event; pruned by the writer once a thread has
-/// exited (its `Arc` is then the registry's alone).
+/// Every live M (a thread that used a hook); a thread removes itself when it
+/// exits, and the writer also prunes entries whose `Arc` is the registry's alone.
 pub(crate) static REGISTRY: Mutex<Vec<Arc<MShared>>> = Mutex::new(Vec::new());
 
 /// Next M ID. IDs start at 1 and are never reused.
@@ -178,6 +178,9 @@ impl Drop for MLocal {
                 }
             }
         });
+        // Leave the registry, so threads that come and go (e.g. short-lived
+        // `block_on` callers) do not accumulate while tracing is off.
+        lock(&REGISTRY).retain(|m| !Arc::ptr_eq(m, &self.shared));
     }
 }
 
@@ -372,4 +375,20 @@ pub(crate) fn collect(global: u64) -> Vec<crate::buf::Sealed> {
     // An exited thread's `MShared` is referenced by the registry alone.
     lock(&REGISTRY).retain(|m| Arc::strong_count(m) > 1);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exited_threads_leave_the_registry() {
+        let handles: Vec<_> = (0..8)
+            .map(|_| std::thread::spawn(|| with_m(|m| m.shared.id).unwrap()))
+            .collect();
+        let ids: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let reg = lock(&REGISTRY);
+        assert_eq!(ids.len(), 8);
+        assert!(ids.iter().all(|id| !reg.iter().any(|m| m.id == *id)));
+    }
 }
