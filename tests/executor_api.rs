@@ -391,6 +391,31 @@ fn ping_pong_pair_does_not_starve_others() {
 }
 
 #[test]
+fn budget_stops_a_task_that_is_always_ready() {
+    // One P. Task A awaits already-elapsed sleeps in a loop until B sets a
+    // flag; each await is `Ready`, so only the cooperative budget makes A
+    // return `Pending` and lets B (queued behind it) run.
+    let rt = rt(1);
+    let flag = Arc::new(AtomicBool::new(false));
+    let rounds = Arc::new(AtomicUsize::new(0));
+    let (f, r) = (flag.clone(), rounds.clone());
+    let (release, blocker) = block_the_m(&rt);
+    let a = rt.spawn(async move {
+        while !f.load(SeqCst) {
+            spool::time::sleep(Duration::ZERO).await;
+            r.fetch_add(1, SeqCst);
+        }
+    });
+    let f = flag.clone();
+    let b = rt.spawn(async move { f.store(true, SeqCst) });
+    release.send(()).unwrap();
+    rt.block_on(b).unwrap();
+    rt.block_on(a).unwrap();
+    assert!(rounds.load(SeqCst) >= 1);
+    rt.block_on(blocker).unwrap();
+}
+
+#[test]
 fn yield_now_lets_others_run() {
     // One P; three tasks spawned from a task (so all are in the local
     // queue) each yield three times. Every yield goes to the back of the

@@ -418,6 +418,9 @@ impl Handle {
 
     /// Runs `future` to completion on the calling thread; see [`Runtime::block_on`].
     ///
+    /// # Panics
+    /// As [`Runtime::block_on`], and if the runtime has already shut down.
+    ///
     /// ```
     /// let rt = spool_executor::Runtime::new().unwrap();
     /// let h = rt.handle().clone();

@@ -111,6 +111,10 @@ pub(crate) fn block_on<F: Future>(
         "spool: `block_on` was called from inside a spool task or another `block_on`; \
          this would block a thread the scheduler needs. `.await` the future instead"
     );
+    assert!(
+        !shared.is_shutdown(),
+        "spool: `block_on` was called on a runtime that has shut down (its M threads are gone)"
+    );
     shared.stw.join();
     let slot = {
         let mut b = lock_std(&shared.block_ons);

@@ -145,12 +145,14 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // Budget first, as tokio does: a loop over already-elapsed sleeps
+        // must still yield now and then.
+        if !context::poll_proceed(cx) {
+            return Poll::Pending;
+        }
         if Instant::now() >= self.deadline {
             self.cancel();
             return Poll::Ready(());
-        }
-        if !context::poll_proceed(cx) {
-            return Poll::Pending;
         }
         self.register(cx);
         context::set_block_reason(BlockReason::Sleep);
