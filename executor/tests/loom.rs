@@ -223,6 +223,45 @@ fn abort_racing_poll() {
     });
 }
 
+#[test]
+fn join_waker_registration_racing_completion() {
+    loom::model(|| {
+        let t = Task::new(true);
+        let woken = Arc::new(AtomicBool::new(false));
+        let a = {
+            let (t, woken) = (t.clone(), woken.clone());
+            thread::spawn(move || {
+                // `harness::run` + `complete`, with the join-waker step.
+                assert_eq!(
+                    t.state.transition_to_running(),
+                    TransitionToRunning::Success
+                );
+                let snap = t.state.transition_to_complete();
+                assert!(snap.is_join_interested());
+                if snap.is_join_waker_set() {
+                    woken.store(true, SeqCst);
+                }
+                if t.state.transition_to_terminal(2) {
+                    t.dealloc();
+                }
+            })
+        };
+        // The JoinHandle's poll: register a waker unless already complete.
+        let registered = t.state.set_join_waker().is_ok();
+        a.join().unwrap();
+        assert!(t.state.load().is_complete());
+        // Either the handle saw completion (and reads the output now), or
+        // its waker was published in time for the completer to wake it.
+        assert!(!registered || woken.load(SeqCst), "join waker lost");
+        // The handle reads the output and lets go.
+        t.output_drops.fetch_add(1, SeqCst);
+        if t.state.ref_dec() {
+            t.dealloc();
+        }
+        assert_eq!(t.deallocs.load(SeqCst), 1);
+    });
+}
+
 /// The park/unpark model: two Ms following the worker's idle protocol
 /// (`sched/worker.rs`: search, park, re-check if last searcher) and a third
 /// thread submitting one G (push, then `notify_parked`). A lost wake leaves

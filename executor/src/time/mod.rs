@@ -1,6 +1,6 @@
 //! Timers: `sleep`, `sleep_until`, `timeout`, and the `Instant` they use.
 //!
-//! A `Sleep` registers (on first `Pending` poll) an [`Entry`](heap::Entry)
+//! A `Sleep` registers (on first `Pending` poll) an `Entry`
 //! in the timer heap of the P it runs on; the P's M wakes it when the
 //! deadline has passed. A `Sleep` completes only once `Instant::now()` has
 //! reached its deadline, so it is never early, whatever wakes it. Dropping
