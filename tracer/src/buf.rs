@@ -140,13 +140,14 @@ impl Batch {
             last_ts: ts,
         };
         let file_gen = b.generation.file_gen();
+        let base_time = b.generation.file_time(ts);
         let buf = b.bytes_mut();
         let mut pos = 0;
         buf[pos] = ev::BATCH;
         pos += 1;
         pos = varint(buf, pos, file_gen);
         pos = varint(buf, pos, m);
-        pos = varint(buf, pos, ts);
+        pos = varint(buf, pos, base_time);
         b.size_at = pos;
         b.len = pos + SIZE_SLOT;
         Some(b)

@@ -32,6 +32,11 @@ pub use crate::emit::{FOREIGN_PROC_ID, RUNTIME_PROC_ID, RUNTIME_TASK_ID, TaskSta
 /// Name of the environment variable that turns tracing on for a runtime.
 pub const ENV_VAR: &str = "SPOOL_TRACE";
 
+/// How far before the trace's start the file's time origin lies, in ticks
+/// (~2^20 ticks = tens of ms): a core whose clock lags slightly still writes
+/// positive times.
+const TICK_MARGIN: u64 = 1 << 20;
+
 /// The trace being recorded.
 struct Session {
     writer: JoinHandle<Result<TraceSummary, WriteFailure>>,
@@ -171,7 +176,10 @@ fn start_locked(session: &mut Option<Session>, sink: Sink) -> Result<(), TraceEr
     }
     emit::reset_for_trace();
     let global = LAST_GEN.fetch_add(1, Ordering::Relaxed) + 1;
-    let first = Arc::new(Generation::new(global, 1, Arena::new()));
+    // File times count from shortly before the trace started (margin for
+    // clock skew between cores; see `Generation::file_time`).
+    let tick_base = clock::now().saturating_sub(TICK_MARGIN);
+    let first = Arc::new(Generation::new(global, 1, tick_base, Arena::new()));
     let writer = Writer::new(sink, first.clone(), Calibration::take());
     BASE_GEN.store(global, Ordering::Relaxed);
     {

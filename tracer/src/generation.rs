@@ -131,6 +131,11 @@ pub(crate) struct Generation {
     global: u64,
     /// Generation number written in the file (1 for a trace's first).
     file_gen: u64,
+    /// Clock reading subtracted from every absolute time written (batch
+    /// headers), the same for all generations of a trace: absolute values
+    /// stay small, so a slightly different `Frequency` per generation moves
+    /// converted times by at most the frequency measurement's error.
+    tick_base: u64,
     /// Declared before `arena` so it is dropped first (it points into it).
     tables: Mutex<Tables>,
     arena: Arena,
@@ -138,10 +143,11 @@ pub(crate) struct Generation {
 
 impl Generation {
     /// A generation numbered `global` (process-wide) and `file_gen` (in the file).
-    pub(crate) fn new(global: u64, file_gen: u64, arena: Arena) -> Self {
+    pub(crate) fn new(global: u64, file_gen: u64, tick_base: u64, arena: Arena) -> Self {
         Generation {
             global,
             file_gen,
+            tick_base,
             tables: Mutex::new(Tables::default()),
             arena,
         }
@@ -151,6 +157,18 @@ impl Generation {
     #[inline(always)]
     pub(crate) fn global(&self) -> u64 {
         self.global
+    }
+
+    /// The trace's clock base (see the field).
+    #[inline(always)]
+    pub(crate) fn tick_base(&self) -> u64 {
+        self.tick_base
+    }
+
+    /// An absolute clock reading as written in the file (never 0).
+    #[inline(always)]
+    pub(crate) fn file_time(&self, ts: u64) -> u64 {
+        ts.saturating_sub(self.tick_base).max(1)
     }
 
     /// The number written in this generation's batch headers.
@@ -252,7 +270,7 @@ impl Generation {
         out.push(ev::BATCH);
         buf::push_varint(out, self.file_gen);
         buf::push_varint(out, buf::NONE);
-        buf::push_varint(out, ts);
+        buf::push_varint(out, self.file_time(ts));
         buf::push_varint(out, payload.len() as u64);
         out.extend_from_slice(payload);
     }
@@ -275,7 +293,7 @@ mod tests {
 
     #[test]
     fn strings_are_deduplicated_and_fixed_ids_stable() {
-        let g = Generation::new(1, 1, Arena::new());
+        let g = Generation::new(1, 1, 0, Arena::new());
         assert_eq!(g.intern("yield"), 1);
         assert_eq!(g.intern("pending"), 8);
         assert_eq!(g.intern("forever"), 9);
@@ -298,7 +316,7 @@ mod tests {
 
     #[test]
     fn sites_share_stack_and_pc_by_frame_identity() {
-        let g = Generation::new(1, 1, Arena::new());
+        let g = Generation::new(1, 1, 0, Arena::new());
         let loc = Location::caller();
         let a = SpawnSite {
             location: loc,

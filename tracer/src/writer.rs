@@ -256,6 +256,7 @@ impl Writer {
         let next = Arc::new(Generation::new(
             global,
             self.generation.file_gen() + 1,
+            self.generation.tick_base(),
             arena,
         ));
         {
