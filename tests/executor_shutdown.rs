@@ -154,3 +154,24 @@ fn poll_ready<F: std::future::Future>(f: F) -> F::Output {
         std::task::Poll::Pending => panic!("not ready"),
     }
 }
+
+#[test]
+fn runtime_dropped_inside_its_own_task() {
+    let rt = Builder::new().procs(2).build().unwrap();
+    let weak = rt.handle().downgrade();
+    let (tx, rx) = mpsc::channel();
+    let slot = Arc::new(std::sync::Mutex::new(None::<spool::Runtime>));
+    let s = slot.clone();
+    let handle = rt.handle().clone();
+    *slot.lock().unwrap() = Some(rt);
+    drop(handle.spawn(async move {
+        let rt = s.lock().unwrap().take().unwrap();
+        drop(rt); // must not deadlock joining this very thread
+        tx.send(()).unwrap();
+    }));
+    drop(handle);
+    rx.recv().unwrap();
+    while weak.upgrade().is_some() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}

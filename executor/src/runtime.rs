@@ -290,6 +290,8 @@ impl Runtime {
     /// Shuts down, waiting at most `timeout` for the M threads to stop.
     /// Threads still busy in a long poll after that are detached (they exit
     /// after that poll); every task not running is cancelled either way.
+    /// Dropping or shutting down a runtime from inside one of its own tasks
+    /// works the same way: that task's M is not waited for.
     ///
     /// ```
     /// use std::time::Duration;
@@ -305,7 +307,13 @@ impl Runtime {
         let shared = &self.handle.shared;
         shared.begin_shutdown();
         let deadline = timeout.map(|t| Instant::now() + t);
+        let me = thread::current().id();
         for t in self.threads.drain(..) {
+            if t.thread().id() == me {
+                // Dropped inside one of its own tasks: this M cannot join
+                // itself; it exits once the current poll returns.
+                continue;
+            }
             match deadline {
                 None => {
                     let _ = t.join();
