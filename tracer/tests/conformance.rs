@@ -294,3 +294,44 @@ fn status_written_at_start_for_existing_tasks() {
     assert_eq!(transitions(&dump, &ids, "Waiting->Runnable"), 2);
     assert_eq!(transitions(&dump, &ids, "Runnable->Running"), 2);
 }
+
+#[test]
+fn events_needing_a_task_or_proc_are_dropped_and_counted() {
+    let _g = serial();
+    let path = trace_path("dropped");
+    control::start_file(&path).unwrap();
+    let before = control::lost();
+    // No P, no task on this thread: none of these may be written.
+    hooks::user_log(0, "k", "v");
+    hooks::user_region_begin(0, "r");
+    hooks::gc_begin();
+    hooks::go_label("x");
+    hooks::go_block(BlockReason::Sleep);
+    hooks::heap_alloc(1);
+    // With a P but no task: annotations are still dropped, HeapAlloc is fine.
+    let p = ProcTraceState::new();
+    hooks::proc_start(1, &p);
+    hooks::user_task_begin(7, 0, "t");
+    hooks::heap_alloc(2);
+    // With a task: gc_end without gc_begin is misuse.
+    let t = SimTask::new("app::t");
+    hooks::go_create(t.id, &t.trace, t.site);
+    hooks::go_start(t.id, &t.trace, t.site);
+    hooks::gc_end();
+    hooks::user_log(0, "k", "v");
+    hooks::go_destroy();
+    hooks::proc_stop();
+    control::stop().unwrap();
+    let after = control::lost();
+    assert_eq!(after.no_task - before.no_task, 6);
+    assert_eq!(after.no_proc - before.no_proc, 1);
+    assert_eq!(after.gc_misuse - before.gc_misuse, 1);
+    let dump = go_parse(&path);
+    let kind = |k: &str| {
+        dump.lines()
+            .filter(|l| l.split_whitespace().nth(3) == Some(k))
+            .count()
+    };
+    assert_eq!(kind("Log"), 1, "only the log from inside the task");
+    assert_eq!(kind("Metric"), 1, "only the HeapAlloc with a P");
+}
