@@ -172,3 +172,42 @@ fn starting_twice_is_an_error_and_stop_without_start_too() {
         Err(spool::trace::TraceError::NotStarted)
     ));
 }
+
+#[test]
+fn long_run_rotates_generations_by_size() {
+    let _s = serial();
+    let path = trace_path("long");
+    let rt = runtime();
+    // ~5 events per task, ~5 bytes each: well over the 4 MiB generation cap.
+    const CHUNKS: usize = 40;
+    const PER_CHUNK: usize = 5_000;
+    rt.block_on(async {
+        spool::trace::start_file(&path).unwrap();
+        for _ in 0..CHUNKS {
+            let hs: Vec<_> = (0..PER_CHUNK)
+                .map(|i| {
+                    spool::spawn(async move {
+                        spool::yield_now().await;
+                        i
+                    })
+                })
+                .collect();
+            for h in hs {
+                h.await.unwrap();
+            }
+        }
+        spool::trace::stop().unwrap();
+    });
+    let t = read_timeline(&path);
+    assert!(
+        t.generations >= 2,
+        "{} bytes in {} generation(s)",
+        std::fs::metadata(&path).unwrap().len(),
+        t.generations
+    );
+    let c = t.check();
+    assert_eq!(c.creates, CHUNKS * PER_CHUNK);
+    assert_eq!(c.destroys, CHUNKS * PER_CHUNK);
+    assert_eq!(c.starts, c.runnable_edges - c.runnable_at_end, "{c:?}");
+    go_parse(&path);
+}
