@@ -84,12 +84,19 @@ impl Wake for BlockOnSlot {
 struct Leave<'a> {
     shared: &'a Shared,
     slot: &'a Arc<BlockOnSlot>,
+    /// True while the future is being polled: if we are dropped then, the
+    /// future panicked out of `poll` and the main task ends here.
+    in_poll: std::cell::Cell<bool>,
 }
 
 impl Drop for Leave<'_> {
     fn drop(&mut self) {
-        // A panicking future unwinds out of its poll: leave the poll state.
-        let _ = context::end_poll();
+        if self.in_poll.get() {
+            // A panicking future unwinds out of its poll: leave the poll
+            // state and end the main task in the trace.
+            let _ = context::end_poll();
+            hooks::go_destroy();
+        }
         hooks::proc_stop();
         {
             let mut b = lock_std(&self.shared.block_ons);
@@ -139,9 +146,10 @@ pub(crate) fn block_on<F: Future>(
     };
     let _enter = context::enter(Arc::as_ptr(shared), std::ptr::null());
     hooks::proc_start(slot.pseudo_p, &slot.proc_trace);
-    let _leave = Leave {
+    let leave = Leave {
         shared,
         slot: &slot,
+        in_poll: std::cell::Cell::new(false),
     };
     hooks::go_create(slot.id, &slot.trace, slot.site);
     let waker = Waker::from(Arc::clone(&slot));
@@ -156,7 +164,9 @@ pub(crate) fn block_on<F: Future>(
         slot.state.store(RUNNING, Ordering::Release);
         hooks::go_start(slot.id, &slot.trace, slot.site);
         context::begin_poll();
+        leave.in_poll.set(true);
         let res = future.as_mut().poll(&mut cx);
+        leave.in_poll.set(false);
         let end = context::end_poll();
         if let Poll::Ready(v) = res {
             hooks::go_destroy();
