@@ -30,8 +30,10 @@ static GLOBAL: CountingAlloc = CountingAlloc::new();
 const REQUESTS: u32 = 40;
 
 fn main() {
+    // SpoolLayer is the only layer here, so it may also gate: with spool not
+    // tracing, spans and events are then disabled outright (nearly free).
     tracing_subscriber::registry()
-        .with(SpoolLayer::new())
+        .with(SpoolLayer::new().gate_when_off(true))
         .init();
     // `SPOOL_TRACE=path` is read here; the file is complete at shutdown.
     let rt = spool::Runtime::new().expect("spool runtime");
