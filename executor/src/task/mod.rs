@@ -109,9 +109,11 @@ impl Header {
 
 /// How many ids a thread takes from the global counter at once, so spawning
 /// does not bounce one cache line between threads on every task.
-const ID_BATCH: u64 = 128;
+pub(crate) const ID_BATCH: u64 = 128;
 
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+/// Starts at one block (not 0, and blocks stay aligned for the registry's
+/// shard choice).
+static NEXT_ID: AtomicU64 = AtomicU64::new(ID_BATCH);
 
 thread_local! {
     /// This thread's reserved range of task ids: `(next, end)`.

@@ -5,8 +5,8 @@
 //! trace starts (under stop-the-world).
 //!
 //! Shape: sharded intrusive doubly-linked lists (the links live in the task
-//! header, 16 bytes per task, no allocation). A task belongs to shard
-//! `id & mask`. Invariants:
+//! header, 16 bytes per task, no allocation). A task belongs to the shard
+//! of its id block (see `shard`). Invariants:
 //! - A task's `links` are read or written only with its shard's lock held.
 //! - A task is in the list from spawn until it completes (the completing
 //!   thread unlinks it) or until shutdown drains it; the list holds one
@@ -59,8 +59,14 @@ impl Registry {
         }
     }
 
+    /// The shard of a task: by its id *block* (ids are handed out to each
+    /// thread in blocks of [`ID_BATCH`](super::ID_BATCH)), so one thread's
+    /// consecutive spawns share one shard and different threads mostly use
+    /// different shards; with `id & mask`, every burst of spawns visited
+    /// every shard lock and moved all their cache lines between threads.
     fn shard(&self, h: &Header) -> &Mutex<Shard> {
-        &self.shards[h.id() as usize & self.mask]
+        let block = h.id() >> super::ID_BATCH.trailing_zeros();
+        &self.shards[block as usize & self.mask]
     }
 
     /// Links a new task. False when the registry is closed (shutdown).
