@@ -9,8 +9,8 @@
 //!
 //! What the trace shows:
 //! - one user task per request (the `request` span, marked `spool.task = true`),
-//!   with regions `request`, `parse` and `db query` (a span instrumenting a
-//!   future is one region per poll) and a log per request
+//!   with a region `parse` (a span), a region `db query` (spool's
+//!   `region_async`, covering the wait) and a log per request
 //!   (category = the event's target, message = level, message and fields);
 //! - a background `cache refresh` task made with `spool::trace::Task`, whose
 //!   `refresh` region is held across `.await`, so it covers the waiting time;
@@ -19,7 +19,7 @@
 
 use std::time::Duration;
 
-use spool::trace::{CountingAlloc, GcGuard, SpoolLayer, Task};
+use spool::trace::{CountingAlloc, GcGuard, SpoolLayer, Task, region_async};
 use tracing::{Instrument, info, info_span};
 use tracing_subscriber::prelude::*;
 
@@ -72,7 +72,10 @@ async fn handle_request(id: u32) -> usize {
         let _parse = info_span!("parse").entered();
         parse(id)
     };
-    let rows = db_query(id, query).instrument(info_span!("db query")).await;
+    // spool's own region inside the request span: it belongs to the request
+    // task and stays open while the query waits (a span's regions are per
+    // poll).
+    let rows = region_async("db query", db_query(id, query)).await;
     info!(id, rows = rows.len(), "responded");
     rows.len()
 }

@@ -56,12 +56,10 @@ fn spans_become_tasks_and_regions_and_events_become_logs() {
         kinds(&evs),
         [
             tb(t, 0, "request"),
-            rb(t, "request"),
             rb(t, "parse"),
             log(t, "annotations_layer", "INFO parsed bytes=42"),
             re(t, "parse"),
             log(t, "db", "WARN slow query"),
-            re(t, "request"),
             te(t),
         ]
     );
@@ -70,18 +68,20 @@ fn spans_become_tasks_and_regions_and_events_become_logs() {
 }
 
 #[test]
-fn an_instrumented_future_is_one_region_per_poll_on_its_task() {
+fn an_instrumented_future_is_one_region_per_poll_of_its_task() {
     install_layer();
     let ((), rec) = traced("layer-instrument", |rt| {
         // Made on the test thread (no spool task here): the task begins at
         // the first enter, inside the spawned task.
         let job = tracing::info_span!("job", spool.task = true);
+        let step = tracing::info_span!(parent: &job, "step");
         let h = rt.spawn(
             async {
                 tracing::info!("first poll");
                 yield_now().await;
                 tracing::info!("second poll");
             }
+            .instrument(step)
             .instrument(job),
         );
         rt.block_on(h).expect("task");
@@ -89,20 +89,21 @@ fn an_instrumented_future_is_one_region_per_poll_on_its_task() {
     go_parses(&rec.path);
     let evs = user_events(&rec);
     let t = first_task(&evs);
-    // Two polls, then `Instrumented`'s drop, which enters the span once
-    // more to drop the inner future; the span then closes: the task ends.
+    // Two polls of the inner "step" future (one region each), then
+    // `Instrumented`'s drop, which enters "step" once more to drop its
+    // future; then "job" closes: the task ends.
     assert_eq!(
         kinds(&evs),
         [
             tb(t, 0, "job"),
-            rb(t, "job"),
+            rb(t, "step"),
             log(t, "annotations_layer", "INFO first poll"),
-            re(t, "job"),
-            rb(t, "job"),
+            re(t, "step"),
+            rb(t, "step"),
             log(t, "annotations_layer", "INFO second poll"),
-            re(t, "job"),
-            rb(t, "job"),
-            re(t, "job"),
+            re(t, "step"),
+            rb(t, "step"),
+            re(t, "step"),
             te(t),
         ]
     );
@@ -129,9 +130,10 @@ fn ten_thousand_nested_spans_nest_as_regions() {
     go_parses(&rec.path);
     let evs = user_events(&rec);
     let t = first_task(&evs);
+    // The outermost (root) span is the task; the 9,999 inside it are regions.
     let mut want = vec![tb(t, 0, "level")];
-    want.extend(std::iter::repeat_n(rb(t, "level"), DEPTH));
-    want.extend(std::iter::repeat_n(re(t, "level"), DEPTH));
+    want.extend(std::iter::repeat_n(rb(t, "level"), DEPTH - 1));
+    want.extend(std::iter::repeat_n(re(t, "level"), DEPTH - 1));
     want.push(te(t));
     assert!(
         kinds(&evs) == want,
@@ -153,6 +155,7 @@ fn odd_debug_values_and_long_messages_are_kept_and_clipped() {
     let ((), rec) = traced("layer-odd", |rt| {
         let big = big.clone();
         rt.block_on(rt.spawn(async move {
+            let _t = tracing::info_span!("t").entered();
             let _s = tracing::info_span!("s").entered();
             tracing::info!(v = ?Odd, "odd");
             tracing::info!(big = %big);
@@ -171,7 +174,7 @@ fn odd_debug_values_and_long_messages_are_kept_and_clipped() {
     assert_eq!(
         kinds(&evs),
         [
-            tb(t, 0, "s"),
+            tb(t, 0, "t"),
             rb(t, "s"),
             log(
                 t,
@@ -191,6 +194,7 @@ fn span_guards_dropped_out_of_order_drop_the_invalid_end() {
     let (dropped, rec) = traced("layer-out-of-order", |rt| {
         let before = dropped_region_events();
         rt.block_on(rt.spawn(async {
+            let _t = tracing::info_span!("t").entered();
             let a = tracing::info_span!("a").entered();
             let b = tracing::info_span!("b").entered();
             drop(a); // "b" is innermost: this end would be "misuse of region"
@@ -205,6 +209,42 @@ fn span_guards_dropped_out_of_order_drop_the_invalid_end() {
     let t = first_task(&evs);
     assert_eq!(
         kinds(&evs),
-        [tb(t, 0, "a"), rb(t, "a"), rb(t, "b"), re(t, "b"), te(t)]
+        [tb(t, 0, "t"), rb(t, "a"), rb(t, "b"), re(t, "b"), te(t)]
+    );
+}
+
+#[test]
+fn api_calls_inside_an_entered_span_belong_to_the_span_task() {
+    install_layer();
+    let ((), rec) = traced("layer-ambient", |rt| {
+        rt.block_on(
+            rt.spawn(
+                async {
+                    spool::trace::log("api", "inside");
+                    // Created inside the span: the region belongs to its task and
+                    // stays open across the await (one begin, one end).
+                    spool::trace::region_async("db query", yield_now()).await;
+                }
+                .instrument(tracing::info_span!("request")),
+            ),
+        )
+        .expect("task");
+        // Outside any span again: background task.
+        rt.block_on(rt.spawn(async { spool::trace::log("api", "outside") }))
+            .expect("task");
+    });
+    go_parses(&rec.path);
+    let evs = user_events(&rec);
+    let t = first_task(&evs);
+    assert_eq!(
+        kinds(&evs),
+        [
+            tb(t, 0, "request"),
+            log(t, "api", "inside"),
+            rb(t, "db query"),
+            re(t, "db query"),
+            te(t),
+            log(0, "api", "outside"),
+        ]
     );
 }

@@ -35,7 +35,8 @@
 //! [`Task::region`]/[`Task::log`] name it explicitly. The free functions
 //! [`region`], [`region_async`], [`region_guard`] and [`log`] use the
 //! *current* task: the one made current by [`Task::in_scope`] (a closure) or
-//! [`Task::instrument`] (a future, current during each of its polls), else 0,
+//! [`Task::instrument`] (a future, current during each of its polls), or,
+//! with the `tracing` layer, the task of the innermost entered span; else 0,
 //! Go's background task.
 //!
 //! # Regions across `.await`
@@ -145,6 +146,13 @@ thread_local! {
 #[inline]
 pub fn current_task_id() -> u64 {
     CURRENT_TASK.try_with(Cell::get).unwrap_or(0)
+}
+
+/// Makes `id` the current task of this thread; returns the previous one.
+/// (The `tracing` layer uses it so that the free functions called inside an
+/// entered span are attributed to the span's task.)
+pub(crate) fn set_current_task(id: u64) -> u64 {
+    CURRENT_TASK.try_with(|c| c.replace(id)).unwrap_or(0)
 }
 
 /// Restores the previous current task when dropped (also on unwind).

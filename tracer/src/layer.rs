@@ -12,12 +12,19 @@
 //!   creation if that happens inside a spool task, else at its first enter
 //!   inside one (a span made in `main` and entered by a spawned task begins
 //!   there); it ends when the span closes.
-//! - **Every span** (task spans included) is a region while entered: enter →
-//!   UserRegionBegin, exit → UserRegionEnd, name = span name, task = the
-//!   span's own task if it is a task span, else its nearest task ancestor's,
-//!   else 0 (background). A span instrumenting a future (`.instrument(span)`)
-//!   is entered for each poll, so it shows as one region per poll; child
-//!   spans' regions carry the ancestor task's id.
+//! - **Every other span** is a region while entered: enter →
+//!   UserRegionBegin, exit → UserRegionEnd, name = span name, task = its
+//!   nearest task ancestor's (0, background, if none). A span instrumenting a
+//!   future (`.instrument(span)`) is entered for each poll, so it shows as
+//!   one region per poll. Task spans are not regions of themselves: their
+//!   extent is the task's, and a per-poll region around a whole task would
+//!   cut every region the task holds across an `.await` (Go's regions must
+//!   nest), so those would all be dropped.
+//! - While a span recorded by the layer is entered, its task is the thread's
+//!   current task for [`annotate`](crate::annotate)'s free functions, so
+//!   `spool::trace::region_async("db query", ..)` inside a `#[instrument]`ed
+//!   function belongs to the span's task (and, unlike the span's own
+//!   per-poll regions, covers the time the future waits).
 //! - **Events** become user logs (UserLog): category = the event's target
 //!   (default) or level ([`LogCategory`]), message = `LEVEL message k=v ...`
 //!   with fields formatted like `tracing`'s fmt layer (`Debug` for values).
@@ -260,21 +267,28 @@ where
         let Some(state) = ext.get::<SpoolSpan>() else {
             return;
         };
+        ambient_enter(id.into_u64(), state.task);
+        let name = span.name();
+        if let Some(own) = &state.own {
+            // A task span is the task, not a region of it (see module docs).
+            own.begin_once(state.task, name);
+            return;
+        }
         let Some(g) = annotate::running_goroutine() else {
             count_dropped_region_event();
             return;
         };
-        let name = span.name();
-        if let Some(own) = &state.own {
-            own.begin_once(state.task, name);
-        }
         regions::begin(g, Entry::new(id.into_u64(), state.task, name));
         hooks::user_region_begin(state.task, clip(name));
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        // Undo what on_enter did to the thread's current task (a thread-local
+        // check, also with tracing off, so a trace stopped inside a span
+        // leaves no stale current task behind).
+        ambient_exit(id.into_u64());
         // With tracing off, regions still open stay in the bookkeeping (they
-        // are harmless there: see annotate/regions.rs); exits are free.
+        // are harmless there: see annotate/regions.rs).
         if !enabled() {
             return;
         }
@@ -283,10 +297,14 @@ where
         let Some(state) = ext.get::<SpoolSpan>() else {
             return;
         };
+        if state.own.is_some() {
+            return;
+        }
         let name = span.name();
         let entry = Entry::new(id.into_u64(), state.task, name);
+        // Outside any task: the enter was dropped (and counted) too, or this
+        // is an exit on another thread than the enter; nothing to write.
         let Some(g) = annotate::running_goroutine() else {
-            count_dropped_region_event();
             return;
         };
         match regions::end(g, &entry) {
@@ -332,6 +350,49 @@ where
             hooks::user_log(task, clip(category), clip(buf));
         });
     }
+}
+
+/// The spans that set this thread's current task (see `ambient_enter`).
+struct Entered {
+    /// The current task before the first of `spans` was entered.
+    base: u64,
+    /// (span id, its task), innermost last.
+    spans: Vec<(u64, u64)>,
+}
+
+thread_local! {
+    static ENTERED: RefCell<Entered> = const {
+        RefCell::new(Entered { base: 0, spans: Vec::new() })
+    };
+}
+
+/// Span `span` of task `task` was entered on this thread: it becomes the
+/// current task for [`annotate`]'s free functions (`log`, `region`, ...).
+fn ambient_enter(span: u64, task: u64) {
+    let _ = ENTERED.try_with(|cell| {
+        if let Ok(mut e) = cell.try_borrow_mut() {
+            if e.spans.is_empty() {
+                e.base = annotate::current_task_id();
+            }
+            e.spans.push((span, task));
+            annotate::set_current_task(task);
+        }
+    });
+}
+
+/// Span `span` was exited on this thread: the current task goes back to the
+/// innermost span still entered, or to what it was before the first one.
+/// Exits out of order remove the right entry; unknown spans change nothing.
+fn ambient_exit(span: u64) {
+    let _ = ENTERED.try_with(|cell| {
+        if let Ok(mut e) = cell.try_borrow_mut()
+            && let Some(at) = e.spans.iter().rposition(|&(s, _)| s == span)
+        {
+            e.spans.remove(at);
+            let now = e.spans.last().map_or(e.base, |&(_, task)| task);
+            annotate::set_current_task(now);
+        }
+    });
 }
 
 thread_local! {
