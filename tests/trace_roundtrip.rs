@@ -211,3 +211,61 @@ fn long_run_rotates_generations_by_size() {
     assert_eq!(c.starts, c.runnable_edges - c.runnable_at_end, "{c:?}");
     go_parse(&path);
 }
+
+#[test]
+fn generation_flips_racing_a_busy_runtime() {
+    let _s = serial();
+    let path = trace_path("flips");
+    let rt = runtime();
+    const ROUNDS: usize = 2_000;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    rt.block_on(async {
+        spool::trace::start_file(&path).unwrap();
+    });
+    // A thread that keeps ending generations while tasks block, wake and
+    // migrate between the two Ps: every status-event race gets exercised.
+    let flipper = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut flips = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                spool::trace::flush().unwrap();
+                flips += 1;
+                std::thread::sleep(Duration::from_micros(300));
+            }
+            flips
+        })
+    };
+    rt.block_on(async {
+        for r in 0..ROUNDS {
+            let (tx1, rx1) = oneshot::channel::<usize>();
+            let (tx2, rx2) = oneshot::channel::<usize>();
+            let a = spool::spawn(async move {
+                tx1.send(r).unwrap();
+                spool::yield_now().await;
+                rx2.await.unwrap()
+            });
+            let b = spool::spawn(async move {
+                let v = rx1.await.unwrap();
+                tx2.send(v + 1).unwrap();
+            });
+            b.await.unwrap();
+            assert_eq!(a.await.unwrap(), r + 1);
+        }
+    });
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let flips = flipper.join().unwrap();
+    spool::trace::stop().unwrap();
+    let t = read_timeline(&path);
+    assert!(
+        t.generations as u64 > flips / 2,
+        "{} generations, {flips} flips",
+        t.generations
+    );
+    let c = t.check();
+    // The two tasks of every round plus the second block_on's main task.
+    assert_eq!(c.creates, 2 * ROUNDS + 1);
+    assert_eq!(c.destroys, 2 * ROUNDS + 1);
+    assert_eq!(c.starts, c.runnable_edges - c.runnable_at_end, "{c:?}");
+    go_parse(&path);
+}
