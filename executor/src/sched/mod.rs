@@ -70,6 +70,10 @@
 //!   spawn bursts: measured worse, 1,050 against 909 instructions per task
 //!   (callgrind, a task spawning and joining 10,000 tasks, 2 Ps), because
 //!   every spilled G pays for an injector push and its block allocation.
+//! - A per-thread cache of freed task cells (Go's `gFree`), 64 per size
+//!   class: 927 against 909 instructions per task on the same driver: a
+//!   burst of 10,000 spawns outruns any small cache, so malloc is called
+//!   anyway.
 //! - One shared timer heap: one lock for every sleep of every P. Per-P heaps
 //!   keep registration local; idle Ms fire other Ps' due timers.
 //!
