@@ -3,6 +3,8 @@
 //! reports the error, and the file is cut back to its last complete
 //! generation, which Go's parser accepts.
 
+#![cfg(target_os = "linux")] // setrlimit(RLIMIT_FSIZE) and SIGXFSZ
+
 mod sim;
 
 use std::process::Command;
