@@ -12,7 +12,8 @@
 //! and timers inside it go to the runtime (injector, round-robin timer heap).
 //!
 //! Wake protocol (`BlockOnSlot::state`): `RUNNING` while polled, `BLOCKED`
-//! after a `Pending` poll, `NOTIFIED` once woken. A wake swaps in
+//! after a `Pending` poll, `NOTIFIED` once woken (and before the first
+//! poll). A wake swaps in
 //! `NOTIFIED`; if the previous state was `BLOCKED` it unparks the thread.
 //! The thread moves `RUNNING → BLOCKED` with a CAS after the poll, so a
 //! wake during the poll is seen (the CAS fails) and the future is polled
@@ -139,7 +140,9 @@ pub(crate) fn block_on<F: Future>(
                 type_name: std::any::type_name::<F>(),
             },
             parker: Parker::new(),
-            state: AtomicU8::new(RUNNING),
+            // Runnable until the first poll (a stop-the-world before it must
+            // not report the main task as running).
+            state: AtomicU8::new(NOTIFIED),
         });
         b.active.push(Arc::clone(&slot));
         slot
