@@ -176,7 +176,7 @@ pub(crate) fn go_create(id: u64, state: &GoTraceState, site: SpawnSite) {
         } else {
             ensure_ctx(s);
             let new_stack = s.site_stack(site);
-            let creator = s.m.running().map_or(0, |g| s.site_stack(g.site));
+            let creator = s.m.running().map_or(0, |g| s.running_stack(g));
             s.event(ev::GO_CREATE, &[id, new_stack, creator]);
         }
         // A created task is Runnable with sequence 0 in this generation.
@@ -230,6 +230,8 @@ pub(crate) fn go_start(id: u64, state: &GoTraceState, site: SpawnSite) {
                 id,
                 site,
                 trace: BASE_GEN.load(Ordering::Relaxed),
+                stack: 0,
+                stack_gen: 0,
             }));
         }
     });
@@ -250,7 +252,7 @@ fn end_run(ty: u8, reason: Option<u64>) {
                 };
                 match reason {
                     Some(r) => {
-                        let stack = s.site_stack(g.site);
+                        let stack = s.running_stack(g);
                         s.event(ty, &[r, stack]);
                     }
                     None => s.event(ty, &[]),
@@ -284,7 +286,7 @@ pub(crate) fn go_unblock(id: u64, state: &GoTraceState) {
         if q.needs_status {
             s.event(ev::GO_STATUS, &[id, NONE, GO_WAITING]);
         }
-        let stack = s.m.running().map_or(0, |g| s.site_stack(g.site));
+        let stack = s.m.running().map_or(0, |g| s.running_stack(g));
         s.event(ev::GO_UNBLOCK, &[id, q.seq, stack]);
     });
 }
@@ -333,7 +335,7 @@ fn with_task(f: impl FnOnce(&mut Section<'_>, u64)) {
                 lost(Lost::Untraced);
                 return;
             };
-            let stack = s.site_stack(g.site);
+            let stack = s.running_stack(g);
             f(s, stack);
         });
     });
@@ -402,6 +404,8 @@ fn runtime_enter(m: &MLocal) -> bool {
         id: RUNTIME_TASK_ID,
         site,
         trace,
+        stack: 0,
+        stack_gen: 0,
     }));
     m.borrow.set(Some(Borrow { took_proc, trace }));
     true

@@ -84,6 +84,9 @@ pub(crate) struct GCtx {
     pub(crate) site: SpawnSite,
     /// `BASE_GEN` of the trace that recorded the `go_start`.
     pub(crate) trace: u64,
+    /// The task's stack ID in generation `stack_gen` (0 = not looked up yet).
+    pub(crate) stack: u64,
+    pub(crate) stack_gen: u64,
 }
 
 /// A borrowed runtime pseudo-P/pseudo-task (see `emit.rs`), held by this thread.
@@ -95,8 +98,10 @@ pub(crate) struct Borrow {
     pub(crate) trace: u64,
 }
 
-/// Direct-mapped cache of (site → stack ID) for the current generation.
-const CACHE_SLOTS: usize = 16;
+/// (site → stack ID) cache for the current generation: 2-way set
+/// associative, `2^CACHE_SETS_LOG2` sets.
+const CACHE_SETS_LOG2: u32 = 4;
+const CACHE_SLOTS: usize = 2 << CACHE_SETS_LOG2;
 
 #[derive(Debug, Clone, Copy)]
 struct CacheEntry {
@@ -252,23 +257,59 @@ impl Section<'_> {
     }
 
     /// The ID of `site`'s one-frame stack in this generation.
+    ///
+    /// A 2-way set-associative cache in front of the generation's table
+    /// (whose lookup hashes the strings under a mutex): a site is looked up
+    /// in its set's two ways; a miss puts it in way 0 and moves the previous
+    /// way-0 entry to way 1, so two sites that alternate (a ping-pong pair)
+    /// both stay cached even when they map to the same set.
     #[inline]
     pub(crate) fn site_stack(&self, site: SpawnSite) -> u64 {
         let loc: *const _ = site.location;
         let name = site.type_name.as_ptr();
-        let i = ((loc as usize >> 3) ^ (name as usize >> 3) ^ site.type_name.len()) % CACHE_SLOTS;
-        let e = self.m.cache[i].get();
-        if e.loc == loc && e.name == name && e.generation == self.generation {
-            return e.stack;
+        // Fibonacci hashing of the two addresses: the top bits select the set.
+        let h = (loc as usize as u64 ^ (name as usize as u64).rotate_left(32))
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let set = (h >> (64 - CACHE_SETS_LOG2)) as usize * 2;
+        for way in [set, set + 1] {
+            let e = self.m.cache[way].get();
+            if e.loc == loc && e.name == name && e.generation == self.generation {
+                return e.stack;
+            }
         }
+        self.site_stack_miss(site, set)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn site_stack_miss(&self, site: SpawnSite, set: usize) -> u64 {
         let Some(g) = self.gen_ref() else { return 0 };
         let stack = g.site_stack(site);
-        self.m.cache[i].set(CacheEntry {
-            loc,
-            name,
+        self.m.cache[set + 1].set(self.m.cache[set].get());
+        self.m.cache[set].set(CacheEntry {
+            loc: site.location,
+            name: site.type_name.as_ptr(),
             generation: self.generation,
             stack,
         });
+        stack
+    }
+}
+
+impl Section<'_> {
+    /// The running task's stack ID in this generation, remembered with the
+    /// task so a task that spawns or annotates a lot looks it up once.
+    #[inline]
+    pub(crate) fn running_stack(&self, g: GCtx) -> u64 {
+        if g.stack_gen == self.generation {
+            return g.stack;
+        }
+        let stack = self.site_stack(g.site);
+        self.m.g.set(Some(GCtx {
+            stack,
+            stack_gen: self.generation,
+            ..g
+        }));
         stack
     }
 }
