@@ -151,6 +151,7 @@ pub fn current_task_id() -> u64 {
 /// Makes `id` the current task of this thread; returns the previous one.
 /// (The `tracing` layer uses it so that the free functions called inside an
 /// entered span are attributed to the span's task.)
+#[cfg(feature = "tracing")]
 pub(crate) fn set_current_task(id: u64) -> u64 {
     CURRENT_TASK.try_with(|c| c.replace(id)).unwrap_or(0)
 }
