@@ -12,8 +12,8 @@
 //!   exactly `size` bytes to the next batch.
 //! - Event timestamps are deltas from the previous event of the batch (the
 //!   first from the header's base time), so they never decrease within a batch.
-//! - Before writing an event the caller checks [`Batch::has_room`] for the
-//!   event's worst case (1 + 10 bytes per varint), so writes never overflow.
+//! - [`Batch::try_event`] checks room for the event's worst case (1 + 10
+//!   bytes per varint) once, then writes unchecked, so writes never overflow.
 
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -84,6 +84,24 @@ pub(crate) fn varint(buf: &mut [u8], mut pos: usize, mut v: u64) -> usize {
     }
     buf[pos] = v as u8;
     pos + 1
+}
+
+/// Writes `v` as LEB128 at `p`; returns the pointer after it.
+///
+/// # Safety
+/// `p` must be valid for writing 10 bytes (the longest LEB128 of a `u64`).
+#[inline(always)]
+unsafe fn put_varint(mut p: *mut u8, mut v: u64) -> *mut u8 {
+    // SAFETY: at most 10 bytes are written, which the caller guarantees.
+    unsafe {
+        while v >= 0x80 {
+            p.write((v as u8) | 0x80);
+            v >>= 7;
+            p = p.add(1);
+        }
+        p.write(v as u8);
+        p.add(1)
+    }
 }
 
 /// Writes `v` as a LEB128 padded to exactly `width` bytes at `buf[pos..]`.
@@ -178,26 +196,38 @@ impl Batch {
         self.len == self.size_at + SIZE_SLOT
     }
 
-    /// Appends one event. The caller checked `has_room(max_event_len(args.len()))`
-    /// and guarantees `ts` is not before the previous event's.
+    /// Appends one event if its worst case (`max_event_len(args.len())`)
+    /// fits; returns false (and writes nothing) otherwise. The caller
+    /// guarantees `ts` is not before the previous event's.
+    ///
+    /// One capacity check per event, then unchecked writes: this is the
+    /// tracer's hottest code (every event of every M goes through it).
     #[inline(always)]
-    pub(crate) fn event(&mut self, ts: u64, ty: u8, args: &[u64]) {
-        debug_assert!(self.has_room(max_event_len(args.len())));
+    pub(crate) fn try_event(&mut self, ts: u64, ty: u8, args: &[u64]) -> bool {
+        if !self.has_room(max_event_len(args.len())) {
+            return false;
+        }
         debug_assert!(
             ts >= self.last_ts,
             "time went backwards: {ts} < {}",
             self.last_ts
         );
-        let dt = ts - self.last_ts;
+        let dt = ts.wrapping_sub(self.last_ts);
         self.last_ts = ts;
-        let mut pos = self.len;
-        let buf = self.bytes_mut();
-        buf[pos] = ty;
-        pos = varint(buf, pos + 1, dt);
-        for &a in args {
-            pos = varint(buf, pos, a);
+        // SAFETY: `mem` is a live `BATCH_CAP`-byte allocation owned by this
+        // batch (see `bytes_mut`), and `len + max_event_len(args.len()) <=
+        // BATCH_CAP` was checked above: the type byte plus at most 10 bytes
+        // per varint (the timestamp delta and each argument) stay in bounds.
+        unsafe {
+            let start = self.mem.as_ptr().add(self.len);
+            start.write(ty);
+            let mut p = put_varint(start.add(1), dt);
+            for &a in args {
+                p = put_varint(p, a);
+            }
+            self.len += p.offset_from(start) as usize;
         }
-        self.len = pos;
+        true
     }
 
     /// Finishes the batch: back-patches the payload size into the header.

@@ -24,7 +24,7 @@ use std::ptr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::buf::{Batch, max_event_len};
+use crate::buf::Batch;
 use crate::clock;
 use crate::generation::Generation;
 use crate::global::{self, GEN, Lost, current_generation, lock, lost, push_sealed};
@@ -223,13 +223,16 @@ impl Section<'_> {
     }
 
     /// Appends one event (type `ty`, timestamp = the section's), opening a new
-    /// batch if the current one is full.
-    #[inline]
-    pub(crate) fn event(&mut self, ty: u8, args: &[u64]) {
-        let need = max_event_len(args.len());
-        match &mut self.buf.batch {
-            Some(b) if b.has_room(need) => b.event(self.ts, ty, args),
-            _ => self.event_refill(ty, args),
+    /// batch if the current one is full. Generic over the argument count so
+    /// each call site's encoding loop is unrolled.
+    #[inline(always)]
+    pub(crate) fn event<const N: usize>(&mut self, ty: u8, args: &[u64; N]) {
+        let written = match &mut self.buf.batch {
+            Some(b) => b.try_event(self.ts, ty, args),
+            None => false,
+        };
+        if !written {
+            self.event_refill(ty, args);
         }
     }
 
@@ -244,7 +247,9 @@ impl Section<'_> {
         push_sealed(full.seal());
         match Batch::open(generation, self.m.shared.id, self.ts) {
             Some(mut b) => {
-                b.event(self.ts, ty, args);
+                // A fresh batch has room for any event.
+                let written = b.try_event(self.ts, ty, args);
+                debug_assert!(written);
                 self.buf.batch = Some(b);
             }
             None => lost(Lost::NoMemory),
