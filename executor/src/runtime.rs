@@ -134,11 +134,14 @@ impl Builder {
             ))
         })?;
         let workers: Vec<Worker<_>> = (0..procs).map(|_| Worker::new_fifo()).collect();
+        // Process-wide trace P ids (`sched/trace_ids.rs`); returned when
+        // `Shared` is dropped.
+        let first_id = crate::sched::trace_ids::reserve_procs(procs as u32);
         let procs_shared: Box<[Proc]> = workers
             .iter()
             .enumerate()
             .map(|(i, w)| Proc {
-                id: i as u32,
+                id: first_id + i as u32,
                 stealer: w.stealer(),
                 trace: ProcTraceState::new(),
                 parker: Parker::new(),
@@ -147,7 +150,7 @@ impl Builder {
             .collect();
         let shared = Arc::new(Shared::new(index, procs_shared));
         table::publish(index, &shared);
-        hooks::procs_change(procs as u32);
+        hooks::procs_change(crate::sched::trace_ids::live_procs());
         let name = self
             .thread_name
             .clone()
@@ -523,13 +526,16 @@ impl Handle {
     }
 
     /// Calls `f(id, state, is_pseudo)` for every P and every `block_on`
-    /// pseudo-P. For the tracer's snapshot at trace start (under STW).
+    /// pseudo-P. For the tracer's snapshot at trace start (under STW). Ids
+    /// are the trace's P ids: unique across every runtime in the process, a
+    /// runtime's Ps consecutive.
     ///
     /// ```
     /// let rt = spool_executor::Builder::new().procs(2).build().unwrap();
     /// let mut ids = Vec::new();
     /// rt.handle().for_each_proc(|id, _, _| ids.push(id));
-    /// assert_eq!(ids, vec![0, 1]);
+    /// assert_eq!(ids.len(), 2);
+    /// assert_eq!(ids[1], ids[0] + 1);
     /// ```
     #[doc(hidden)]
     pub fn for_each_proc(&self, mut f: impl FnMut(u32, &ProcTraceState, bool)) {

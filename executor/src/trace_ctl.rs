@@ -110,7 +110,7 @@ fn after_start(handle: &Handle) {
         control::task_status(t.id, t.trace, status);
     });
     hooks::stw_begin("start trace");
-    hooks::procs_change(handle.procs() as u32);
+    hooks::procs_change(crate::sched::trace_ids::live_procs());
 }
 
 /// Stops the trace and waits until everything is written. Inside a runtime
@@ -133,7 +133,7 @@ pub fn stop() -> Result<TraceSummary, TraceError> {
 pub(crate) fn on_build(handle: &Handle) {
     if control::start_from_env() {
         *ENV_OWNER.lock().unwrap_or_else(PoisonError::into_inner) = Some(runtime_key(handle));
-        hooks::procs_change(handle.procs() as u32);
+        hooks::procs_change(crate::sched::trace_ids::live_procs());
     }
 }
 

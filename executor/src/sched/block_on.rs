@@ -1,8 +1,8 @@
 //! `block_on`: poll one future on the calling thread until it completes.
 //!
 //! The calling thread becomes a *pseudo-P* for the duration: for the tracer
-//! it is a P with an id `>= procs` (taken from a free list, so ids stay
-//! small) running one G, the "main task", with an id of its own:
+//! it is a P with a process-wide id of its own (from `trace_ids.rs`, so ids
+//! stay small and never collide with any runtime's Ps) running one G, the "main task", with an id of its own:
 //! `proc_start(pseudo_p)`, `go_create` and, per poll, `go_start` then
 //! `go_block(reason)`/`go_stop(reason)`/`go_destroy`; a wake records
 //! `go_unblock`; leaving records `proc_stop`. It also takes part in
@@ -42,7 +42,7 @@ const NOTIFIED: u8 = 2;
 pub(crate) struct BlockOnSlot {
     /// The main task's id.
     pub(crate) id: u64,
-    /// The pseudo-P's id (`>= procs`).
+    /// The pseudo-P's trace id (process-wide, from `trace_ids.rs`).
     pub(crate) pseudo_p: u32,
     pub(crate) trace: GoTraceState,
     pub(crate) proc_trace: ProcTraceState,
@@ -102,8 +102,9 @@ impl Drop for Leave<'_> {
         {
             let mut b = lock_std(&self.shared.block_ons);
             b.active.retain(|s| !Arc::ptr_eq(s, self.slot));
-            b.free_ids.push(self.slot.pseudo_p);
         }
+        // After the ProcStop above: the next holder starts from idle.
+        super::trace_ids::release_pseudo(self.slot.pseudo_p);
         self.shared.stw.leave();
     }
 }
@@ -126,10 +127,8 @@ pub(crate) fn block_on<F: Future>(
     shared.stw.join();
     let slot = {
         let mut b = lock_std(&shared.block_ons);
-        let pseudo_p = b.free_ids.pop().unwrap_or_else(|| {
-            b.next_id += 1;
-            b.next_id - 1
-        });
+        // Process-wide, like the Ps' ids (`trace_ids.rs`).
+        let pseudo_p = super::trace_ids::take_pseudo();
         let slot = Arc::new(BlockOnSlot {
             id: next_task_id(),
             pseudo_p,

@@ -11,8 +11,8 @@
 //!   slot, and a timer heap. `procs` of them, from `Builder::procs`,
 //!   `SPOOL_PROCS` or the number of cores.
 //! - **pseudo-P** — a thread inside `block_on`. It polls one future (the
-//!   "main task") and, for the tracer, looks like a P with id `>= procs` running
-//!   a G of its own (see `block_on.rs`).
+//!   "main task") and, for the tracer, looks like a P (process-wide id from
+//!   `trace_ids.rs`, like every P's) running a G of its own (see `block_on.rs`).
 //!
 //! # Scheduling a G (Go's `runqput`, `findRunnable`)
 //!
@@ -89,6 +89,7 @@ pub(crate) mod idle;
 pub(crate) mod park;
 pub(crate) mod stw;
 pub(crate) mod table;
+pub(crate) mod trace_ids;
 pub(crate) mod worker;
 
 use std::future::Future;
@@ -119,7 +120,8 @@ pub(crate) const INJECTOR_INTERVAL: u32 = 61;
 
 /// The shared part of one P (the M-local part is `worker::Core`).
 pub(crate) struct Proc {
-    /// The P's id (`0..procs`), its id in traces.
+    /// The P's id in traces: process-wide, from a block of consecutive ids
+    /// the runtime reserved at build (`trace_ids.rs`).
     pub(crate) id: u32,
     /// Steal end of the P's local queue.
     pub(crate) stealer: Stealer<Notified>,
@@ -143,7 +145,7 @@ pub(crate) struct Shared {
     pub(crate) shutdown: AtomicBool,
     /// Timer deadlines are nanoseconds since this instant.
     pub(crate) epoch: Instant,
-    /// Threads inside `block_on` (pseudo-Ps), and free pseudo-P ids.
+    /// Threads inside `block_on` (pseudo-Ps).
     pub(crate) block_ons: Mutex<BlockOns>,
     /// Round-robin choice of a P for timers registered off-runtime.
     timer_rr: AtomicUsize,
@@ -152,8 +154,6 @@ pub(crate) struct Shared {
 #[derive(Default)]
 pub(crate) struct BlockOns {
     pub(crate) active: Vec<Arc<BlockOnSlot>>,
-    pub(crate) free_ids: Vec<u32>,
-    pub(crate) next_id: u32,
 }
 
 impl Shared {
@@ -167,10 +167,7 @@ impl Shared {
             stw: Stw::new(n),
             shutdown: AtomicBool::new(false),
             epoch: Instant::now(),
-            block_ons: Mutex::new(BlockOns {
-                next_id: n as u32,
-                ..BlockOns::default()
-            }),
+            block_ons: Mutex::new(BlockOns::default()),
             timer_rr: AtomicUsize::new(0),
             procs,
         }
@@ -340,5 +337,10 @@ impl Shared {
 impl Drop for Shared {
     fn drop(&mut self) {
         table::clear(self.index);
+        // Every M held an `Arc<Shared>`, so all have stopped their Ps: the
+        // block of trace P ids can go to the next runtime.
+        if let Some(first) = self.procs.first() {
+            trace_ids::release_procs(first.id, self.procs.len() as u32);
+        }
     }
 }
