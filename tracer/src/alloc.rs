@@ -16,6 +16,9 @@
 //!   HeapAlloc event are counted but not reported. The hook it calls,
 //!   [`hooks::heap_alloc`], is written to be safe to call from inside an
 //!   allocation (it never blocks on a lock the same thread may hold).
+//! - While a thread's tracer state (its M) is being initialised, the same
+//!   flag is set ([`without_reports`]): the initialisation allocates, and a
+//!   report from inside it would re-enter the half-built thread-local.
 //! - HeapAlloc needs a thread holding a P; reports from other threads are
 //!   dropped by the hook, and the next report from a worker catches up.
 
@@ -37,6 +40,16 @@ thread_local! {
     /// Set while this thread is inside a report. Const-initialised `Cell<bool>`
     /// has no destructor, so accessing it never allocates or registers anything.
     static IN_REPORT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with this thread's HeapAlloc reports off (restoring the previous
+/// setting after): for code that must not re-enter the tracer, such as the
+/// initialiser of the tracer's own per-thread state.
+pub(crate) fn without_reports<R>(f: impl FnOnce() -> R) -> R {
+    let was = IN_REPORT.try_with(|flag| flag.replace(true)).unwrap_or(true);
+    let r = f();
+    let _ = IN_REPORT.try_with(|flag| flag.set(was));
+    r
 }
 
 /// A [`GlobalAlloc`] that delegates to `A` (the system allocator by default)
