@@ -46,7 +46,9 @@ thread_local! {
 /// setting after): for code that must not re-enter the tracer, such as the
 /// initialiser of the tracer's own per-thread state.
 pub(crate) fn without_reports<R>(f: impl FnOnce() -> R) -> R {
-    let was = IN_REPORT.try_with(|flag| flag.replace(true)).unwrap_or(true);
+    let was = IN_REPORT
+        .try_with(|flag| flag.replace(true))
+        .unwrap_or(true);
     let r = f();
     let _ = IN_REPORT.try_with(|flag| flag.set(was));
     r
