@@ -25,7 +25,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::buf::{NONE, ev};
 use crate::global::{BASE_GEN, Lost, claim_status, lost, next_seq, pack, slot_gen};
 use crate::hooks::{BlockReason, GoTraceState, ProcTraceState, SpawnSite, StopReason};
-use crate::m::{Borrow, GCtx, MLocal, PCtx, Section, section, with_m, with_section};
+use crate::m::{
+    Borrow, GCtx, MLocal, PCtx, Section, section, section_chained, with_m, with_section,
+};
 
 /// P ID of the runtime pseudo-P (above every executor P index, which is a `u32`).
 pub const RUNTIME_PROC_ID: u64 = 1 << 32;
@@ -199,9 +201,19 @@ fn foreign_create(s: &mut Section<'_>, id: u64, site: SpawnSite) {
 }
 
 pub(crate) fn go_start(id: u64, state: &GoTraceState, site: SpawnSite) {
+    start_run(id, state, site, false);
+}
+
+pub(crate) fn go_start_next(id: u64, state: &GoTraceState, site: SpawnSite) {
+    start_run(id, state, site, true);
+}
+
+/// `GoStart` of task `id`; `chained`: reuse the timestamp of this M's
+/// previous event if that was the end of a run ([`section_chained`]).
+fn start_run(id: u64, state: &GoTraceState, site: SpawnSite, chained: bool) {
     with_m(|m| {
         m.g.set(None);
-        let started = section(m, |s| {
+        let started = section_chained(m, chained, |s| {
             if s.m.p.get().is_none() {
                 lost(Lost::NoProc);
                 return false;
@@ -257,6 +269,8 @@ fn end_run(ty: u8, reason: Option<u64>) {
                     }
                     None => s.event(ty, &[]),
                 }
+                // A `go_start_next` right after this may reuse its timestamp.
+                s.end_of_run();
             });
         }
         m.g.set(None);

@@ -130,6 +130,22 @@ pub fn go_start(id: u64, state: &GoTraceState, site: SpawnSite) {
     }
 }
 
+/// [`go_start`] for a task the calling M took straight from its own P's
+/// queues right after the previous task's run ended (`go_stop`, `go_block`
+/// or `go_destroy` on this M), with no park, steal or search in between.
+///
+/// The `GoStart` then reuses the timestamp of that end event instead of
+/// reading the clock (one clock read per task switch instead of two; the
+/// two events are at most a queue pop apart, below one clock tick). If any
+/// other event was written on this M since the end event, or a generation
+/// ended, the clock is read as usual.
+#[inline(always)]
+pub fn go_start_next(id: u64, state: &GoTraceState, site: SpawnSite) {
+    if enabled() {
+        emit::go_start_next(id, state, site);
+    }
+}
+
 /// The running task's poll returned `Pending` but it is still runnable (GoStop).
 #[inline(always)]
 pub fn go_stop(reason: StopReason) {

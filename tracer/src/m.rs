@@ -134,6 +134,11 @@ pub(crate) struct MLocal {
     /// `BASE_GEN` of the trace in which this thread opened a stop-the-world
     /// range (`STWBegin`) not yet closed; 0 = none.
     pub(crate) stw: Cell<u64>,
+    /// Generation of this M's last section if that section ended a task's
+    /// run (its timestamp is `MBuf::last_ts`); 0 otherwise. Cleared by every
+    /// section, so a `go_start_next` reuses a timestamp only when nothing
+    /// else was written on this M in between.
+    end_of_run: Cell<u64>,
     cache: [Cell<CacheEntry>; CACHE_SLOTS],
 }
 
@@ -153,6 +158,7 @@ impl MLocal {
             g_gen: Cell::new(0),
             borrow: Cell::new(None),
             stw: Cell::new(0),
+            end_of_run: Cell::new(0),
             cache: [const { Cell::new(EMPTY_ENTRY) }; CACHE_SLOTS],
         }
     }
@@ -216,6 +222,13 @@ impl Section<'_> {
     /// The generation's tables. `None` only after a failed batch refill.
     fn gen_ref(&self) -> Option<&Arc<Generation>> {
         self.buf.batch.as_ref().map(Batch::generation)
+    }
+
+    /// Marks this section as the end of a task's run (see
+    /// [`section_chained`]).
+    #[inline(always)]
+    pub(crate) fn end_of_run(&self) {
+        self.m.end_of_run.set(self.generation);
     }
 
     /// This M's trace ID.
@@ -339,6 +352,20 @@ pub(crate) fn with_section<R>(f: impl FnOnce(&mut Section<'_>) -> R) -> Option<R
 /// (saves a second thread-local lookup on the hot path).
 #[inline]
 pub(crate) fn section<R>(m: &MLocal, f: impl FnOnce(&mut Section<'_>) -> R) -> Option<R> {
+    section_chained(m, false, f)
+}
+
+/// [`section`]; with `chained`, the section reuses the timestamp of this
+/// M's previous section instead of reading the clock, if that section ended
+/// a task's run in the current generation ([`Section::end_of_run`]) and the
+/// M's batch is still open. The caller (`go_start_next`) vouches that no
+/// more than a queue pop happened since.
+#[inline]
+pub(crate) fn section_chained<R>(
+    m: &MLocal,
+    chained: bool,
+    f: impl FnOnce(&mut Section<'_>) -> R,
+) -> Option<R> {
     if m.busy.replace(true) {
         lost(Lost::Reentrant);
         return None;
@@ -358,7 +385,9 @@ pub(crate) fn section<R>(m: &MLocal, f: impl FnOnce(&mut Section<'_>) -> R) -> O
         if gen_now == 0 {
             return None;
         }
-        let ts = buf.tick();
+        let reuse = chained && m.end_of_run.get() == gen_now && buf.batch_gen == gen_now;
+        m.end_of_run.set(0);
+        let ts = if reuse { buf.last_ts } else { buf.tick() };
         if buf.batch_gen != gen_now || buf.batch.is_none() {
             open_batch(m, buf, ts)?;
         }

@@ -91,12 +91,18 @@ pub(crate) fn run(shared: Arc<Shared>, core: Core) {
         if shared.stw.requested() {
             stw_park(&shared, &core);
         }
-        match next_task(&shared, &core).or_else(|| search(&shared, &core)) {
+        // From its own P's queues (`chained`) a task starts a queue pop
+        // after the previous one ended; after a search it may be much later.
+        let (task, chained) = match next_task(&shared, &core) {
+            Some(t) => (Some(t), true),
+            None => (search(&shared, &core), false),
+        };
+        match task {
             Some(task) => {
                 if core.searching.get() {
                     end_searching(&shared, &core);
                 }
-                run_task(&core, task);
+                run_task(&core, task, chained);
             }
             None => park(&shared, &core),
         }
@@ -110,9 +116,9 @@ pub(crate) fn run(shared: Arc<Shared>, core: Core) {
     shared.stw.leave();
 }
 
-fn run_task(core: &Core, task: Notified) {
+fn run_task(core: &Core, task: Notified, chained: bool) {
     core.polling.set(true);
-    let out = harness::run(task);
+    let out = harness::run(task, chained);
     core.polling.set(false);
     if let RunOutcome::Requeue(t) = out {
         // No wake-up of an idle M: this M is about to pick from this very

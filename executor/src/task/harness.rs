@@ -34,7 +34,10 @@ pub(crate) enum RunOutcome {
 }
 
 /// Polls a task popped from a run queue (or cancels it if it was aborted).
-pub(crate) fn run(task: Notified) -> RunOutcome {
+/// `chained`: this M took the task from its own P's queues right after the
+/// previous task's run ended, so its `GoStart` may reuse the end event's
+/// timestamp (`hooks::go_start_next`).
+pub(crate) fn run(task: Notified, chained: bool) -> RunOutcome {
     let ptr = task.into_raw();
     // SAFETY: the Notified's reference keeps the task alive; it becomes the
     // poller's reference below.
@@ -54,7 +57,11 @@ pub(crate) fn run(task: Notified) -> RunOutcome {
             return RunOutcome::Done;
         }
     }
-    hooks::go_start(h.id(), &h.trace, h.site());
+    if chained {
+        hooks::go_start_next(h.id(), &h.trace, h.site());
+    } else {
+        hooks::go_start(h.id(), &h.trace, h.site());
+    }
     let waker = waker::waker_ref(ptr);
     let mut cx = Context::from_waker(&waker);
     context::begin_poll();
