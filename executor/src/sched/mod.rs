@@ -192,7 +192,10 @@ impl Shared {
         let ptr = task::raw::allocate(future, task::make_id_rt(id, self.index), location);
         // SAFETY: freshly allocated; we hold all three initial references.
         let h = unsafe { ptr.as_ref() };
-        hooks::go_create(id, &h.trace, h.site());
+        // Build the site (an indirect call) only when a trace is recorded.
+        if hooks::enabled() {
+            hooks::go_create(id, &h.trace, h.site());
+        }
         if self.registry.insert(ptr) {
             // SAFETY: the initial state's Notified reference.
             self.schedule(unsafe { Notified::from_raw(ptr) });

@@ -57,10 +57,19 @@ pub(crate) fn run(task: Notified, chained: bool) -> RunOutcome {
             return RunOutcome::Done;
         }
     }
-    if chained {
-        hooks::go_start_next(h.id(), &h.trace, h.site());
-    } else {
-        hooks::go_start(h.id(), &h.trace, h.site());
+    // The tracing flag is read once per poll, and the hook arguments (the
+    // spawn site costs an indirect call) are built only when it is set. A
+    // trace starts under stop-the-world, between polls; one started during
+    // this poll by another runtime would drop this task's end event anyway
+    // (its start was not recorded), and the hooks re-check the flag, so a
+    // trace stopped during the poll is fine too.
+    let traced = hooks::enabled();
+    if traced {
+        if chained {
+            hooks::go_start_next(h.id(), &h.trace, h.site());
+        } else {
+            hooks::go_start(h.id(), &h.trace, h.site());
+        }
     }
     let waker = waker::waker_ref(ptr);
     let mut cx = Context::from_waker(&waker);
@@ -72,14 +81,16 @@ pub(crate) fn run(task: Notified, chained: bool) -> RunOutcome {
         PollFuture::Complete => {
             // SAFETY: we hold RUNNING and the poller's reference.
             unsafe { complete(ptr, 1) };
-            hooks::go_destroy();
+            if traced {
+                hooks::go_destroy();
+            }
             RunOutcome::Done
         }
         PollFuture::Pending => {
             // The event goes out before the task becomes wakeable, so a
             // waker's GoUnblock can never precede this GoBlock (Go's
             // traceAcquire-before-casgstatus order).
-            let blocked = trace_pending(&end);
+            let blocked = traced && trace_pending(&end);
             match h.state.transition_to_idle() {
                 TransitionToIdle::Ok => RunOutcome::Done,
                 TransitionToIdle::OkNotified => {
