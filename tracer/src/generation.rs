@@ -18,6 +18,9 @@ use std::collections::HashMap;
 use std::ptr::NonNull;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+/// Strings are cut to at most `MAX_STRING_LEN` bytes on a char boundary, the
+/// same rule the annotation API applies before it gets here.
+use crate::annotate::clip as truncate;
 use crate::arena::{Arena, ArenaStr};
 use crate::buf::{self, BATCH_CAP, ev};
 use crate::hooks::SpawnSite;
@@ -34,9 +37,6 @@ pub(crate) const FIXED_STRINGS: &[&str] = &[
     "pending",        // 8
     "forever",        // 9
 ];
-
-/// Longest string Go's parser accepts (longer ones are truncated on a char boundary).
-pub(crate) const MAX_STRING_LEN: usize = 1024;
 
 /// Identity of a one-frame spawn-site stack: Go frames are (func, file, line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -110,18 +110,6 @@ impl Tables {
         self.string_list.push(stored);
         id
     }
-}
-
-/// Cuts `s` to at most [`MAX_STRING_LEN`] bytes on a char boundary.
-fn truncate(s: &str) -> &str {
-    if s.len() <= MAX_STRING_LEN {
-        return s;
-    }
-    let mut end = MAX_STRING_LEN;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 /// A trace generation: its number, batch memory and tables.
@@ -308,7 +296,7 @@ mod tests {
     fn long_strings_are_truncated_on_char_boundary() {
         let s = "é".repeat(1000); // 2000 bytes
         let t = truncate(&s);
-        assert!(t.len() <= MAX_STRING_LEN);
+        assert!(t.len() <= crate::annotate::MAX_STRING_LEN);
         assert_eq!(t.len(), 1024);
         let s = format!("a{}", "é".repeat(1000));
         assert_eq!(truncate(&s).len(), 1023);
