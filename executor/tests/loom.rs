@@ -111,22 +111,23 @@ impl Task {
     }
 }
 
+/// Runs `f` on a new loom thread with its own handle to `t` (one of the racing
+/// parties of a model).
+fn on_thread(t: &Arc<Task>, f: impl FnOnce(&Task) + Send + 'static) -> thread::JoinHandle<()> {
+    let t = t.clone();
+    thread::spawn(move || f(&t))
+}
+
 #[test]
 fn wake_during_poll_is_not_lost() {
     loom::model(|| {
         let t = Task::new(false);
         t.state.ref_inc(); // the waker B holds
-        let a = {
-            let t = t.clone();
-            thread::spawn(move || t.run())
-        };
-        let b = {
-            let t = t.clone();
-            thread::spawn(move || {
-                t.ready.store(true, SeqCst);
-                t.wake_by_val();
-            })
-        };
+        let a = on_thread(&t, |t| t.run());
+        let b = on_thread(&t, |t| {
+            t.ready.store(true, SeqCst);
+            t.wake_by_val();
+        });
         a.join().unwrap();
         b.join().unwrap();
         let s = t.state.load();
@@ -143,22 +144,16 @@ fn wake_after_completion_is_a_no_op() {
         let t = Task::new(true);
         t.state.ref_inc(); // waker 1
         t.state.ref_inc(); // waker 2
-        let a = {
-            let t = t.clone();
-            thread::spawn(move || t.run())
-        };
-        let b = {
-            let t = t.clone();
-            thread::spawn(move || {
-                // wake_by_ref never submits a task that is queued, running or done.
-                assert_eq!(
-                    t.state.transition_to_notified_by_ref(),
-                    TransitionToNotified::DoNothing
-                );
-                t.wake_by_val();
-                t.wake_by_val();
-            })
-        };
+        let a = on_thread(&t, |t| t.run());
+        let b = on_thread(&t, |t| {
+            // wake_by_ref never submits a task that is queued, running or done.
+            assert_eq!(
+                t.state.transition_to_notified_by_ref(),
+                TransitionToNotified::DoNothing
+            );
+            t.wake_by_val();
+            t.wake_by_val();
+        });
         a.join().unwrap();
         b.join().unwrap();
         t.drop_join_handle();
@@ -171,14 +166,8 @@ fn wake_after_completion_is_a_no_op() {
 fn join_handle_drop_racing_completion() {
     loom::model(|| {
         let t = Task::new(true);
-        let a = {
-            let t = t.clone();
-            thread::spawn(move || t.run())
-        };
-        let c = {
-            let t = t.clone();
-            thread::spawn(move || t.drop_join_handle())
-        };
+        let a = on_thread(&t, |t| t.run());
+        let c = on_thread(&t, |t| t.drop_join_handle());
         a.join().unwrap();
         c.join().unwrap();
         assert_eq!(
@@ -195,20 +184,14 @@ fn abort_racing_poll() {
     loom::model(|| {
         // A task that never completes by itself.
         let t = Task::new(false);
-        let a = {
-            let t = t.clone();
-            thread::spawn(move || t.run())
-        };
-        let c = {
-            let t = t.clone();
-            thread::spawn(move || {
-                // JoinHandle::abort: submit when idle, else the poller or the
-                // queued Notified sees CANCELLED.
-                if t.state.transition_to_notified_and_cancel() == TransitionToNotified::Submit {
-                    t.run();
-                }
-            })
-        };
+        let a = on_thread(&t, |t| t.run());
+        let c = on_thread(&t, |t| {
+            // JoinHandle::abort: submit when idle, else the poller or the
+            // queued Notified sees CANCELLED.
+            if t.state.transition_to_notified_and_cancel() == TransitionToNotified::Submit {
+                t.run();
+            }
+        });
         a.join().unwrap();
         c.join().unwrap();
         let s = t.state.load();
