@@ -15,7 +15,7 @@
 
 use std::io::{self, Write};
 
-use super::analysis::{Model, NO};
+use super::analysis::{Model, Range, NO};
 
 /// JSON string literal for `s` (escapes quotes, control chars and `<`).
 pub fn json_str(s: &str) -> String {
@@ -40,12 +40,21 @@ pub fn json_str(s: &str) -> String {
 }
 
 fn us(m: &Model, t: u64) -> String {
-    let d = t.saturating_sub(m.t0);
-    format!("{}.{:03}", d / 1000, d % 1000)
+    dur(t.saturating_sub(m.t0))
 }
 
 fn dur(d: u64) -> String {
     format!("{}.{:03}", d / 1000, d % 1000)
+}
+
+/// A complete ("X") slice for a labeled range on track `pid`/`tid`.
+fn labeled_slice(m: &Model, pid: u32, tid: u64, r: &Range, cat: &str) -> String {
+    format!(
+        r#"{{"ph":"X","pid":{pid},"tid":{tid},"ts":{},"dur":{},"name":{},"cat":"{cat}"}}"#,
+        us(m, r.start),
+        dur(r.end - r.start),
+        json_str(m.str(r.label))
+    )
 }
 
 const STW_TID: u64 = 1 << 40;
@@ -157,28 +166,12 @@ pub fn write(m: &Model, w: &mut impl Write) -> io::Result<()> {
     }
     for (ranges, tid) in [(&m.stw, STW_TID), (&m.gc, GC_TID)] {
         for r in ranges.iter() {
-            ev(
-                w,
-                format!(
-                    r#"{{"ph":"X","pid":1,"tid":{tid},"ts":{},"dur":{},"name":{},"cat":"stw"}}"#,
-                    us(m, r.start),
-                    dur(r.end - r.start),
-                    json_str(m.str(r.label))
-                ),
-            )?;
+            ev(w, labeled_slice(m, 1, tid, r, "stw"))?;
         }
     }
     for r in &m.regions {
         let tid = m.tasks.get(r.task as usize).map_or(0, |t| t.id);
-        ev(
-            w,
-            format!(
-                r#"{{"ph":"X","pid":2,"tid":{tid},"ts":{},"dur":{},"name":{},"cat":"region"}}"#,
-                us(m, r.start),
-                dur(r.end - r.start),
-                json_str(m.str(r.label))
-            ),
-        )?;
+        ev(w, labeled_slice(m, 2, tid, r, "region"))?;
     }
     for (i, u) in m.user_tasks.iter().enumerate() {
         let Some(end) = u.end else { continue };
