@@ -222,21 +222,10 @@ impl State {
         &self,
         mut f: impl FnMut(Snapshot) -> Option<Snapshot>,
     ) -> Result<Snapshot, Snapshot> {
-        let mut curr = self.load();
-        loop {
-            let Some(next) = f(curr) else {
-                return Err(curr);
-            };
-            match self.val.compare_exchange_weak(
-                curr.0,
-                next.0,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return Ok(next),
-                Err(actual) => curr = Snapshot(actual),
-            }
-        }
+        self.fetch_update_action(|curr| match f(curr) {
+            Some(next) => (Ok(next), Some(next)),
+            None => (Err(curr), None),
+        })
     }
 
     /// A worker popped the task's `Notified` and wants to poll it. The
