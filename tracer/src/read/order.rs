@@ -533,10 +533,7 @@ impl Orderer {
                 go(cur, Ctx { g, ..cur })
             }
             K::GoStart { g, g_seq } => {
-                let ok = self
-                    .gs
-                    .get(&g)
-                    .is_some_and(|s| s.status == GoState::Runnable && seq(g_seq).succeeds(s.seq));
+                let ok = self.g_follows(g, GoState::Runnable, seq(g_seq));
                 if !ok {
                     return Ok(Step::Wait);
                 }
@@ -563,10 +560,7 @@ impl Orderer {
                 go(cur, Ctx { g: NONE, ..cur })
             }
             K::GoUnblock { g, g_seq, .. } => {
-                let ok = self
-                    .gs
-                    .get(&g)
-                    .is_some_and(|s| s.status == GoState::Waiting && seq(g_seq).succeeds(s.seq));
+                let ok = self.g_follows(g, GoState::Waiting, seq(g_seq));
                 if !ok {
                     return Ok(Step::Wait);
                 }
@@ -582,10 +576,7 @@ impl Orderer {
             K::GoSwitch { g, g_seq } | K::GoSwitchDestroy { g, g_seq } => {
                 check(Req::Must, Req::Must, Req::Must)?;
                 self.running_g(cur.g, name)?;
-                let ok = self
-                    .gs
-                    .get(&g)
-                    .is_some_and(|s| s.status == GoState::Waiting && seq(g_seq).succeeds(s.seq));
+                let ok = self.g_follows(g, GoState::Waiting, seq(g_seq));
                 if !ok {
                     return Ok(Step::Wait);
                 }
@@ -710,6 +701,14 @@ impl Orderer {
                 go(cur, cur)
             }
         }
+    }
+
+    /// Whether `g` is in state `want` and `next` is the sequence number
+    /// right after its last one (the event may apply now).
+    fn g_follows(&self, g: GoId, want: GoState, next: Seq) -> bool {
+        self.gs
+            .get(&g)
+            .is_some_and(|s| s.status == want && next.succeeds(s.seq))
     }
 
     fn running_g(&mut self, g: GoId, name: &str) -> Result<&mut GState, String> {
