@@ -338,33 +338,37 @@ pub(crate) fn proc_stop(traced: bool) {
 /// Runs `f` on the running task of this M (with its stack ID), or counts a
 /// lost event if there is none (the format requires one).
 fn with_task(f: impl FnOnce(&mut Section<'_>, u64)) {
-    with_m(|m| {
-        if m.running().is_none() {
-            lost(Lost::NoTask);
+    with_m(|m| task_section(m, f));
+}
+
+/// [`with_task`] for a caller that already holds this thread's `MLocal`.
+fn task_section(m: &MLocal, f: impl FnOnce(&mut Section<'_>, u64)) {
+    if m.running().is_none() {
+        lost(Lost::NoTask);
+        return;
+    }
+    section(m, |s| {
+        ensure_ctx(s);
+        let (Some(g), Some(_)) = (s.m.running(), s.m.p.get()) else {
+            lost(Lost::Untraced);
             return;
-        }
-        section(m, |s| {
-            ensure_ctx(s);
-            let (Some(g), Some(_)) = (s.m.running(), s.m.p.get()) else {
-                lost(Lost::Untraced);
-                return;
-            };
-            let stack = s.running_stack(g);
-            f(s, stack);
-        });
+        };
+        let stack = s.running_stack(g);
+        f(s, stack);
     });
 }
 
 /// Runs `f` on the running task, or on the runtime pseudo-task when the
 /// thread runs none.
 fn with_task_or_runtime(f: impl FnOnce(&mut Section<'_>, u64)) {
-    let has_task = with_m(|m| m.running().is_some()).unwrap_or(false);
-    if has_task {
-        with_task(f);
-    } else if with_m(runtime_enter) == Some(true) {
-        with_task(f);
-        with_m(runtime_exit);
-    }
+    with_m(|m| {
+        if m.running().is_some() {
+            task_section(m, f);
+        } else if runtime_enter(m) {
+            task_section(m, f);
+            runtime_exit(m);
+        }
+    });
 }
 
 /// Makes the runtime pseudo-task run on this thread (borrowing the runtime
@@ -452,14 +456,15 @@ pub(crate) fn procs_change(procs: u32) {
 }
 
 pub(crate) fn stw_begin(kind: &str) {
-    let has_task = with_m(|m| m.running().is_some()).unwrap_or(false);
-    if !has_task && with_m(runtime_enter) != Some(true) {
-        return;
-    }
-    with_task(|s, stack| {
-        let k = s.intern(kind);
-        s.event(ev::STW_BEGIN, &[k, stack]);
-        s.m.stw.set(BASE_GEN.load(Ordering::Relaxed));
+    with_m(|m| {
+        if m.running().is_none() && !runtime_enter(m) {
+            return;
+        }
+        task_section(m, |s, stack| {
+            let k = s.intern(kind);
+            s.event(ev::STW_BEGIN, &[k, stack]);
+            s.m.stw.set(BASE_GEN.load(Ordering::Relaxed));
+        });
     });
 }
 
