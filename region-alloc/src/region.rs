@@ -213,9 +213,17 @@ impl RegionAlloc {
     /// [`AllocError::OutOfMemory`] if the OS refused a new block.
     #[inline(always)]
     pub fn alloc_bytes(&self, size: usize) -> Result<NonNull<u8>, AllocError> {
+        self.alloc_aligned(size, MIN_ALIGN)
+    }
+
+    /// The path both alignments share: size check, rounding, one bump of the
+    /// current block, else the slow path. `align` is a power of two in
+    /// `8..=MAX_ALIGN` (inlined, so `align == 8` folds away for `alloc_bytes`).
+    #[inline(always)]
+    fn alloc_aligned(&self, size: usize, align: usize) -> Result<NonNull<u8>, AllocError> {
         // One compare sends both size 0 and size > MAX_ALLOC off the fast path.
         if size.wrapping_sub(1) >= MAX_ALLOC {
-            return zero_or_too_large(size, MIN_ALIGN);
+            return zero_or_too_large(size, align);
         }
         // Cannot overflow: size <= MAX_ALLOC, a multiple of MIN_ALIGN.
         let size = (size + (MIN_ALIGN - 1)) & !(MIN_ALIGN - 1);
@@ -224,12 +232,13 @@ impl RegionAlloc {
             // SAFETY: `block` came from `current`, so it stays mapped until
             // `&mut self` (reset/drop), which cannot happen while the returned
             // pointer's borrow of `self` is usable; `size` is a multiple of 8
-            // in 1..=MAX_ALLOC (checked and rounded above).
-            if let Some(ptr) = unsafe { block.bump(size, MIN_ALIGN) } {
+            // in 1..=MAX_ALLOC (checked and rounded above) and `align` a power
+            // of two in 8..=MAX_ALIGN (the callers' contract).
+            if let Some(ptr) = unsafe { block.bump(size, align) } {
                 return Ok(ptr);
             }
         }
-        self.alloc_slow(size, MIN_ALIGN)
+        self.alloc_slow(size, align)
     }
 
     /// [`alloc`](RegionAlloc::alloc) for alignments above 8: still one
@@ -243,21 +252,7 @@ impl RegionAlloc {
                 max: MAX_ALIGN,
             });
         }
-        let size = layout.size();
-        if size.wrapping_sub(1) >= MAX_ALLOC {
-            return zero_or_too_large(size, align);
-        }
-        let size = (size + (MIN_ALIGN - 1)) & !(MIN_ALIGN - 1);
-        // Load the current block; pairs with the Release store in `alloc_slow`.
-        if let Some(block) = Block::from_ptr(self.current.load(Ordering::Acquire)) {
-            // SAFETY: as in `alloc_bytes`: blocks from `current` stay mapped
-            // until `&mut self`; `size` is a multiple of 8 in 1..=MAX_ALLOC and
-            // `align` a power of two in 16..=MAX_ALIGN (checked above).
-            if let Some(ptr) = unsafe { block.bump(size, align) } {
-                return Ok(ptr);
-            }
-        }
-        self.alloc_slow(size, align)
+        self.alloc_aligned(layout.size(), align)
     }
 
     /// The slow path: re-check `current` under the lock, else map a new block,
