@@ -7,10 +7,19 @@ mod trace_support;
 use std::time::Duration;
 
 use futures_channel::oneshot;
-use trace_support::{go_parse, read_timeline, serial, trace_path};
+use trace_support::{Counts, go_parse, read_timeline, serial, trace_path};
 
 fn runtime() -> spool::Runtime {
     spool::Builder::new().procs(2).build().unwrap()
+}
+
+/// All `n` tasks of the trace were created and destroyed, and every time a
+/// task became runnable it was started once (all finished).
+#[track_caller]
+fn assert_tasks_complete(c: &Counts, n: usize) {
+    assert_eq!(c.creates, n, "GoCreate");
+    assert_eq!(c.destroys, n, "GoDestroy");
+    assert_eq!(c.starts, c.runnable_edges - c.runnable_at_end, "{c:?}");
 }
 
 #[test]
@@ -31,9 +40,7 @@ fn spawn_storm_counts_every_task() {
     });
     let t = read_timeline(&path);
     let c = t.check();
-    assert_eq!(c.creates, N, "GoCreate");
-    assert_eq!(c.destroys, N, "GoDestroy");
-    assert_eq!(c.starts, c.runnable_edges - c.runnable_at_end, "{c:?}");
+    assert_tasks_complete(&c, N);
     assert!(c.stw_begins >= 2, "start and stop trace STW ranges");
     go_parse(&path);
 }
@@ -96,14 +103,11 @@ fn ping_pong_sleep_yield_and_generations() {
     );
     let c = t.check();
     let n = 2 * ROUNDS + SLEEPERS + YIELDERS;
-    assert_eq!(c.creates, n);
-    assert_eq!(c.destroys, n);
+    assert_tasks_complete(&c, n);
     // Every yield is a GoStop (the budget may add more).
     assert!(c.stops >= YIELDERS * YIELDS, "{c:?}");
     // Every sleeper blocked at least once and was woken.
     assert!(c.unblocks >= SLEEPERS, "{c:?}");
-    // Every time a task became runnable it was started once (all finished).
-    assert_eq!(c.starts, c.runnable_edges - c.runnable_at_end, "{c:?}");
     go_parse(&path);
 }
 
@@ -145,9 +149,7 @@ fn foreign_wakes_stw_and_start_stop_mid_run() {
         let t = read_timeline(&path);
         let c = t.check();
         // The spawned tasks plus this `block_on`'s main task.
-        assert_eq!(c.creates, WAKES + 1);
-        assert_eq!(c.destroys, WAKES + 1);
-        assert_eq!(c.starts, c.runnable_edges - c.runnable_at_end, "{c:?}");
+        assert_tasks_complete(&c, WAKES + 1);
         assert!(c.stw_begins >= 2, "{c:?}");
         go_parse(&path);
     }
@@ -206,9 +208,7 @@ fn long_run_rotates_generations_by_size() {
         t.generations
     );
     let c = t.check();
-    assert_eq!(c.creates, CHUNKS * PER_CHUNK);
-    assert_eq!(c.destroys, CHUNKS * PER_CHUNK);
-    assert_eq!(c.starts, c.runnable_edges - c.runnable_at_end, "{c:?}");
+    assert_tasks_complete(&c, CHUNKS * PER_CHUNK);
     go_parse(&path);
 }
 
@@ -264,8 +264,6 @@ fn generation_flips_racing_a_busy_runtime() {
     );
     let c = t.check();
     // The two tasks of every round plus the second block_on's main task.
-    assert_eq!(c.creates, 2 * ROUNDS + 1);
-    assert_eq!(c.destroys, 2 * ROUNDS + 1);
-    assert_eq!(c.starts, c.runnable_edges - c.runnable_at_end, "{c:?}");
+    assert_tasks_complete(&c, 2 * ROUNDS + 1);
     go_parse(&path);
 }
