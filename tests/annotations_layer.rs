@@ -23,6 +23,15 @@ fn install_layer() {
     });
 }
 
+/// Checks the trace with Go's parser, then reads back its user events and
+/// the id of the first task begun in them.
+fn parsed_task_events(rec: &Recorded) -> (Vec<UEv>, u64) {
+    go_parses(&rec.path);
+    let evs = user_events(rec);
+    let t = first_task(&evs);
+    (evs, t)
+}
+
 /// The id of the first task begun in `evs`.
 fn first_task(evs: &[UEv]) -> u64 {
     evs.iter()
@@ -49,9 +58,7 @@ fn spans_become_tasks_and_regions_and_events_become_logs() {
         }))
         .expect("task")
     });
-    go_parses(&rec.path);
-    let evs = user_events(&rec);
-    let t = first_task(&evs);
+    let (evs, t) = parsed_task_events(&rec);
     assert_eq!(
         kinds(&evs),
         [
@@ -86,9 +93,7 @@ fn an_instrumented_future_is_one_region_per_poll_of_its_task() {
         );
         rt.block_on(h).expect("task");
     });
-    go_parses(&rec.path);
-    let evs = user_events(&rec);
-    let t = first_task(&evs);
+    let (evs, t) = parsed_task_events(&rec);
     // Two polls of the inner "step" future (one region each), then
     // `Instrumented`'s drop, which enters "step" once more to drop its
     // future; then "job" closes: the task ends.
@@ -127,9 +132,7 @@ fn ten_thousand_nested_spans_nest_as_regions() {
         }))
         .expect("task")
     });
-    go_parses(&rec.path);
-    let evs = user_events(&rec);
-    let t = first_task(&evs);
+    let (evs, t) = parsed_task_events(&rec);
     // The outermost (root) span is the task; the 9,999 inside it are regions.
     let mut want = vec![tb(t, 0, "level")];
     want.extend(std::iter::repeat_n(rb(t, "level"), DEPTH - 1));
@@ -162,9 +165,7 @@ fn odd_debug_values_and_long_messages_are_kept_and_clipped() {
         }))
         .expect("task")
     });
-    go_parses(&rec.path);
-    let evs = user_events(&rec);
-    let t = first_task(&evs);
+    let (evs, t) = parsed_task_events(&rec);
     let mut clipped = format!("INFO big={big}");
     let mut end = spool::trace::MAX_STRING_LEN;
     while !clipped.is_char_boundary(end) {
@@ -233,9 +234,7 @@ fn api_calls_inside_an_entered_span_belong_to_the_span_task() {
         rt.block_on(rt.spawn(async { spool::trace::log("api", "outside") }))
             .expect("task");
     });
-    go_parses(&rec.path);
-    let evs = user_events(&rec);
-    let t = first_task(&evs);
+    let (evs, t) = parsed_task_events(&rec);
     assert_eq!(
         kinds(&evs),
         [
