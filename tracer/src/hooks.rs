@@ -31,7 +31,7 @@
 //!      this costs a thread-local write on a path that parks or unparks a thread).
 
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use crate::emit;
 
@@ -41,9 +41,28 @@ use crate::emit;
 pub(crate) static ENABLED: AtomicBool = AtomicBool::new(false);
 
 /// Whether a trace is being recorded: one relaxed atomic load.
+///
+/// Built with `--cfg spool_no_trace` it is the constant `false` instead, so
+/// the compiler deletes every hook and its argument set-up. That build is
+/// the "without hooks" baseline for measuring what the compiled-in but
+/// disabled hooks cost (docs/benchmarks.md, "Tracer hooks with tracing off"):
+///
+/// ```text
+/// RUSTFLAGS="--cfg spool_no_trace" CARGO_TARGET_DIR=target/notrace \
+///     cargo build --release --example workload
+/// ```
+///
+/// In such a build no hook records anything: it is for measurement only.
 #[inline(always)]
 pub fn enabled() -> bool {
-    ENABLED.load(Ordering::Relaxed)
+    #[cfg(not(spool_no_trace))]
+    {
+        ENABLED.load(std::sync::atomic::Ordering::Relaxed)
+    }
+    #[cfg(spool_no_trace)]
+    {
+        false
+    }
 }
 
 /// Tracer-owned per-task state, embedded in the executor's task header.
