@@ -88,10 +88,45 @@ pub(crate) fn varint(buf: &mut [u8], mut pos: usize, mut v: u64) -> usize {
 
 /// Writes `v` as LEB128 at `p`; returns the pointer after it.
 ///
+/// Values below 2^21 (one to three bytes: timestamp deltas, sequence
+/// numbers, string and stack IDs, most task IDs) are written without a
+/// loop, as one unaligned 1-, 2- or 4-byte store; longer ones go through
+/// the byte loop.
+///
 /// # Safety
 /// `p` must be valid for writing 10 bytes (the longest LEB128 of a `u64`).
 #[inline(always)]
-unsafe fn put_varint(mut p: *mut u8, mut v: u64) -> *mut u8 {
+unsafe fn put_varint(p: *mut u8, v: u64) -> *mut u8 {
+    // SAFETY: in every branch at most 10 bytes are written at `p` (the
+    // 3-byte case stores 4, the 4th being scratch later overwritten or left
+    // past the event's end), which the caller guarantees.
+    unsafe {
+        if v < 1 << 7 {
+            p.write(v as u8);
+            p.add(1)
+        } else if v < 1 << 14 {
+            let w = (v & 0x7f) as u16 | 0x80 | ((v >> 7) as u16) << 8;
+            p.cast::<[u8; 2]>().write_unaligned(w.to_le_bytes());
+            p.add(2)
+        } else if v < 1 << 21 {
+            let w = (v & 0x7f) as u32
+                | 0x80
+                | (((v >> 7) & 0x7f) as u32 | 0x80) << 8
+                | ((v >> 14) as u32) << 16;
+            p.cast::<[u8; 4]>().write_unaligned(w.to_le_bytes());
+            p.add(3)
+        } else {
+            put_varint_loop(p, v)
+        }
+    }
+}
+
+/// The byte-at-a-time LEB128 writer behind [`put_varint`].
+///
+/// # Safety
+/// As for [`put_varint`].
+#[inline(never)]
+unsafe fn put_varint_loop(mut p: *mut u8, mut v: u64) -> *mut u8 {
     // SAFETY: at most 10 bytes are written, which the caller guarantees.
     unsafe {
         while v >= 0x80 {
@@ -297,6 +332,25 @@ mod tests {
             assert_eq!(pos, end);
         }
         assert_eq!(varint(&mut buf, 0, NONE), 10, "-1 takes 10 bytes");
+    }
+
+    #[test]
+    fn unrolled_varint_matches_the_byte_loop() {
+        let edges = [0u64, 1, 127, 128, 300, 16_383, 16_384, 2_097_151, 2_097_152];
+        let more = (0..64)
+            .map(|b| 1u64 << b)
+            .chain((1..64).map(|b| (1u64 << b) - 1));
+        for v in edges.into_iter().chain(more).chain([NONE]) {
+            let mut slow = [0u8; 16];
+            let slow_len = varint(&mut slow, 0, v);
+            let mut fast = [0xAAu8; 16];
+            // SAFETY: 16 bytes are writable at `fast`.
+            let end = unsafe { put_varint(fast.as_mut_ptr(), v) };
+            // SAFETY: `end` points into `fast`.
+            let fast_len = unsafe { end.offset_from(fast.as_ptr()) } as usize;
+            assert_eq!(fast_len, slow_len, "length of {v}");
+            assert_eq!(fast[..fast_len], slow[..slow_len], "bytes of {v}");
+        }
     }
 
     #[test]

@@ -23,11 +23,9 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::buf::{NONE, ev};
-use crate::global::{BASE_GEN, Lost, claim_status, lost, next_seq, pack, slot_gen};
+use crate::global::{BASE_GEN, Lost, claim_status, lost, next_seq, next_seq_owned, pack, slot_gen};
 use crate::hooks::{BlockReason, GoTraceState, ProcTraceState, SpawnSite, StopReason};
-use crate::m::{
-    Borrow, GCtx, MLocal, PCtx, Section, section, section_chained, with_m, with_section,
-};
+use crate::m::{Borrow, MLocal, Section, section, section_chained, with_m, with_section};
 
 /// P ID of the runtime pseudo-P (above every executor P index, which is a `u32`).
 pub const RUNTIME_PROC_ID: u64 = 1 << 32;
@@ -136,12 +134,11 @@ fn introducible(slot: &AtomicU64, generation: u64) -> bool {
     generation == base || slot_gen(slot.load(Ordering::Acquire)) >= base
 }
 
-/// Writes this M's P and task statuses if this generation has not seen them.
-#[inline]
+/// Writes this M's P and task statuses if this generation has not seen
+/// them (one compare when it has: `MLocal::ctx_gen`).
+#[inline(always)]
 fn ensure_ctx(s: &mut Section<'_>) {
-    let m = s.m;
-    let p_stale = m.p_gen.get() != s.generation;
-    if p_stale || (m.g_gen.get() != s.generation && m.running().is_some()) {
+    if s.m.ctx_gen.get() != s.generation {
         ctx_slow(s);
     }
 }
@@ -157,28 +154,29 @@ fn ensure_ctx(s: &mut Section<'_>) {
 #[inline(never)]
 fn ctx_slow(s: &mut Section<'_>) {
     let m = s.m;
-    if let Some(p) = m.p.get() {
+    if let Some(p) = m.proc() {
         if m.p_gen.get() != s.generation {
-            s.event(ev::PROC_STATUS, &[p.id, PROC_RUNNING]);
+            s.event(ev::PROC_STATUS, &[p, PROC_RUNNING]);
             m.p_gen.set(s.generation);
         }
     }
-    if let Some(g) = m.running() {
+    if let Some(g) = m.running_id() {
         if m.g_gen.get() != s.generation {
-            s.event(ev::GO_STATUS, &[g.id, s.m_id(), GO_RUNNING]);
+            s.event(ev::GO_STATUS, &[g, s.m_id(), GO_RUNNING]);
             m.g_gen.set(s.generation);
         }
     }
+    m.ctx_gen.set(s.generation);
 }
 
 pub(crate) fn go_create(id: u64, state: &GoTraceState, site: SpawnSite) {
     with_section(|s| {
-        if s.m.p.get().is_none() {
+        if !s.m.has_proc() {
             foreign_create(s, id, site);
         } else {
             ensure_ctx(s);
             let new_stack = s.site_stack(site);
-            let creator = s.m.running().map_or(0, |g| s.running_stack(g));
+            let creator = s.running_stack();
             s.event(ev::GO_CREATE, &[id, new_stack, creator]);
         }
         // A created task is Runnable with sequence 0 in this generation.
@@ -212,16 +210,18 @@ pub(crate) fn go_start_next(id: u64, state: &GoTraceState, site: SpawnSite) {
 /// previous event if that was the end of a run ([`section_chained`]).
 fn start_run(id: u64, state: &GoTraceState, site: SpawnSite, chained: bool) {
     with_m(|m| {
-        m.g.set(None);
+        m.clear_running();
         let started = section_chained(m, chained, |s| {
-            if s.m.p.get().is_none() {
+            if !s.m.has_proc() {
                 lost(Lost::NoProc);
                 return false;
             }
             ensure_ctx(s);
             let slot = &state.0;
             let seq = if introducible(slot, s.generation) {
-                let q = next_seq(slot, s.generation);
+                // This M took the task from a queue: nobody else records an
+                // event for it until its run ends (seam rule 3).
+                let q = next_seq_owned(slot, s.generation);
                 if q.needs_status {
                     s.event(ev::GO_STATUS, &[id, NONE, GO_RUNNABLE]);
                 }
@@ -238,13 +238,7 @@ fn start_run(id: u64, state: &GoTraceState, site: SpawnSite, chained: bool) {
             true
         });
         if started == Some(true) {
-            m.g.set(Some(GCtx {
-                id,
-                site,
-                trace: BASE_GEN.load(Ordering::Relaxed),
-                stack: 0,
-                stack_gen: 0,
-            }));
+            m.set_running(id, site, BASE_GEN.load(Ordering::Relaxed));
         }
     });
 }
@@ -253,18 +247,18 @@ fn start_run(id: u64, state: &GoTraceState, site: SpawnSite, chained: bool) {
 /// `GoBlock`, `GoDestroy`), then forgets the task.
 fn end_run(ty: u8, reason: Option<u64>) {
     with_m(|m| {
-        if m.running().is_none() {
+        if !m.running() {
             lost(Lost::NoTask);
         } else {
             section(m, |s| {
-                ensure_ctx(s);
-                let (Some(g), Some(_)) = (s.m.running(), s.m.p.get()) else {
+                if !s.m.has_proc() {
                     lost(Lost::Untraced);
                     return;
-                };
+                }
+                ensure_ctx(s);
                 match reason {
                     Some(r) => {
-                        let stack = s.running_stack(g);
+                        let stack = s.task_stack();
                         s.event(ty, &[r, stack]);
                     }
                     None => s.event(ty, &[]),
@@ -273,7 +267,7 @@ fn end_run(ty: u8, reason: Option<u64>) {
                 s.end_of_run();
             });
         }
-        m.g.set(None);
+        m.clear_running();
     });
 }
 
@@ -300,7 +294,7 @@ pub(crate) fn go_unblock(id: u64, state: &GoTraceState) {
         if q.needs_status {
             s.event(ev::GO_STATUS, &[id, NONE, GO_WAITING]);
         }
-        let stack = s.m.running().map_or(0, |g| s.running_stack(g));
+        let stack = s.running_stack();
         s.event(ev::GO_UNBLOCK, &[id, q.seq, stack]);
     });
 }
@@ -308,7 +302,7 @@ pub(crate) fn go_unblock(id: u64, state: &GoTraceState) {
 /// Records the M's P (always, also with tracing off) and writes `ProcStart`.
 pub(crate) fn proc_start(p: u32, state: &ProcTraceState, traced: bool) {
     with_m(|m| {
-        m.p.set(Some(PCtx { id: u64::from(p) }));
+        m.set_proc(Some(u64::from(p)));
         if traced {
             section(m, |s| {
                 let q = next_seq(&state.0, s.generation);
@@ -325,13 +319,13 @@ pub(crate) fn proc_start(p: u32, state: &ProcTraceState, traced: bool) {
 /// Writes `ProcStop` and forgets the M's P (always, also with tracing off).
 pub(crate) fn proc_stop(traced: bool) {
     with_m(|m| {
-        if traced && m.p.get().is_some() {
+        if traced && m.has_proc() {
             section(m, |s| {
                 ensure_ctx(s);
                 s.event(ev::PROC_STOP, &[]);
             });
         }
-        m.p.set(None);
+        m.set_proc(None);
     });
 }
 
@@ -343,17 +337,17 @@ fn with_task(f: impl FnOnce(&mut Section<'_>, u64)) {
 
 /// [`with_task`] for a caller that already holds this thread's `MLocal`.
 fn task_section(m: &MLocal, f: impl FnOnce(&mut Section<'_>, u64)) {
-    if m.running().is_none() {
+    if !m.running() {
         lost(Lost::NoTask);
         return;
     }
     section(m, |s| {
-        ensure_ctx(s);
-        let (Some(g), Some(_)) = (s.m.running(), s.m.p.get()) else {
+        if !s.m.has_proc() {
             lost(Lost::Untraced);
             return;
-        };
-        let stack = s.running_stack(g);
+        }
+        ensure_ctx(s);
+        let stack = s.task_stack();
         f(s, stack);
     });
 }
@@ -362,7 +356,7 @@ fn task_section(m: &MLocal, f: impl FnOnce(&mut Section<'_>, u64)) {
 /// thread runs none.
 fn with_task_or_runtime(f: impl FnOnce(&mut Section<'_>, u64)) {
     with_m(|m| {
-        if m.running().is_some() {
+        if m.running() {
             task_section(m, f);
         } else if runtime_enter(m) {
             task_section(m, f);
@@ -375,7 +369,7 @@ fn with_task_or_runtime(f: impl FnOnce(&mut Section<'_>, u64)) {
 /// pseudo-P if the thread has no P). False if nothing could be written.
 fn runtime_enter(m: &MLocal) -> bool {
     take_flag(&RUNTIME_BUSY);
-    let took_proc = m.p.get().is_none();
+    let took_proc = !m.has_proc();
     let trace = BASE_GEN.load(Ordering::Relaxed);
     let site = runtime_site();
     let ok = with_section(|s| {
@@ -385,9 +379,7 @@ fn runtime_enter(m: &MLocal) -> bool {
                 s.event(ev::PROC_STATUS, &[RUNTIME_PROC_ID, PROC_IDLE]);
             }
             s.event(ev::PROC_START, &[RUNTIME_PROC_ID, q.seq]);
-            s.m.p.set(Some(PCtx {
-                id: RUNTIME_PROC_ID,
-            }));
+            s.m.set_proc(Some(RUNTIME_PROC_ID));
             s.m.p_gen.set(s.generation);
         } else {
             ensure_ctx(s);
@@ -413,18 +405,13 @@ fn runtime_enter(m: &MLocal) -> bool {
     });
     if ok.is_none() {
         if took_proc {
-            m.p.set(None);
+            m.set_proc(None);
         }
         give_flag(&RUNTIME_BUSY);
         return false;
     }
-    m.g.set(Some(GCtx {
-        id: RUNTIME_TASK_ID,
-        site,
-        trace,
-        stack: 0,
-        stack_gen: 0,
-    }));
+    m.set_running(RUNTIME_TASK_ID, site, trace);
+    m.ctx_gen.set(0);
     m.borrow.set(Some(Borrow { took_proc, trace }));
     true
 }
@@ -436,7 +423,7 @@ fn runtime_exit(m: &MLocal) {
         with_section(|s| {
             ensure_ctx(s);
             let stack = s.site_stack(runtime_site());
-            if s.m.running().is_some() {
+            if s.m.running() {
                 s.event(ev::GO_BLOCK, &[STR_FOREVER, stack]);
             }
             if b.took_proc {
@@ -445,9 +432,9 @@ fn runtime_exit(m: &MLocal) {
         });
         give_flag(&RUNTIME_BUSY);
     }
-    m.g.set(None);
+    m.clear_running();
     if b.took_proc {
-        m.p.set(None);
+        m.set_proc(None);
     }
 }
 
@@ -457,7 +444,7 @@ pub(crate) fn procs_change(procs: u32) {
 
 pub(crate) fn stw_begin(kind: &str) {
     with_m(|m| {
-        if m.running().is_none() && !runtime_enter(m) {
+        if !m.running() && !runtime_enter(m) {
             return;
         }
         task_section(m, |s, stack| {
@@ -506,7 +493,7 @@ pub(crate) fn gc_end() {
 
 pub(crate) fn heap_alloc(bytes: u64) {
     with_m(|m| {
-        if m.p.get().is_none() {
+        if !m.has_proc() {
             lost(Lost::NoProc);
             return;
         }
@@ -582,7 +569,7 @@ pub(crate) fn proc_idle_status(p: u32, state: &ProcTraceState) {
 
 /// The task running on this thread, as the tracer sees it.
 pub(crate) fn running_task() -> Option<u64> {
-    with_m(|m| m.running().map(|g| g.id)).flatten()
+    with_m(MLocal::running_id).flatten()
 }
 
 #[cfg(test)]

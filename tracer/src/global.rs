@@ -134,6 +134,24 @@ pub(crate) fn next_seq(slot: &AtomicU64, generation: u64) -> Seq {
     }
 }
 
+/// [`next_seq`] for a resource the calling thread owns for the moment (the
+/// M that is starting a task it took from a queue: seam rule 3 says nobody
+/// else records an event for that task until the M's next hook for it), so
+/// a load and a store replace the compare-exchange loop. Acquire/Release
+/// keep the slot's own history ordered even without the executor's queue
+/// hand-off.
+#[inline(always)]
+pub(crate) fn next_seq_owned(slot: &AtomicU64, generation: u64) -> Seq {
+    let cur = slot.load(Ordering::Acquire);
+    let fresh = slot_gen(cur) != generation;
+    let seq = if fresh { 1 } else { (cur & SEQ_MASK) + 1 };
+    slot.store(pack(generation, seq), Ordering::Release);
+    Seq {
+        seq,
+        needs_status: fresh,
+    }
+}
+
 /// Claims the status of a resource for `generation` without an event that
 /// carries a sequence number (a running task or P seen by its own M, or a
 /// status written at trace start). True if the caller must emit the status.
@@ -218,6 +236,21 @@ mod tests {
         );
         assert_eq!(
             next_seq(&s, 7),
+            Seq {
+                seq: 1,
+                needs_status: true
+            }
+        );
+        // The owned variant follows the same numbering.
+        assert_eq!(
+            next_seq_owned(&s, 7),
+            Seq {
+                seq: 2,
+                needs_status: false
+            }
+        );
+        assert_eq!(
+            next_seq_owned(&s, 8),
             Seq {
                 seq: 1,
                 needs_status: true

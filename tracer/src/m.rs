@@ -4,9 +4,12 @@
 //! # Fields and who may touch them
 //! - [`MShared::slot`] (the open batch and the M's last timestamp): the owning
 //!   thread inside [`with_section`], or a collector (writer thread, `stop`),
-//!   always under the slot's lock.
-//! - Everything else in [`MLocal`] (current P, current task, re-entrancy flag,
-//!   stack cache): the owning thread only (`Cell`s in a `thread_local!`).
+//!   always under the slot's lock. The owner's lock also is the re-entrancy
+//!   guard: a hook called from inside a section of the same thread finds the
+//!   slot held by its owner and writes nothing (`Lost::Reentrant`).
+//! - Everything else in [`MLocal`] (current P, current task and its stack
+//!   ID, the status generations, stack cache): the owning thread only
+//!   (`Cell`s in a `thread_local!`).
 //!
 //! # Invariants
 //! - Within a section the M's batch belongs to the generation the section
@@ -18,6 +21,9 @@
 //!   is off (those hooks are rare), so a trace started later knows which Ms
 //!   hold Ps. The running task is tracked only while tracing is on and is
 //!   stamped with the trace it was recorded in.
+//! - `ctx_gen == g` means: in generation `g` this M has written (or bound by
+//!   its own events) the status of the P it holds and of the task it runs;
+//!   every change of P or task that does not write such an event resets it.
 
 use std::cell::Cell;
 use std::ptr;
@@ -27,7 +33,7 @@ use std::sync::{Arc, Mutex};
 use crate::buf::Batch;
 use crate::clock;
 use crate::generation::Generation;
-use crate::global::{self, GEN, Lost, current_generation, lock, lost, push_sealed};
+use crate::global::{BASE_GEN, GEN, Lost, current_generation, lock, lost, push_sealed};
 use crate::hooks::SpawnSite;
 use crate::slot::Slot;
 
@@ -40,14 +46,29 @@ pub(crate) struct MShared {
 }
 
 /// The M's open batch and clock, guarded by the slot lock.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct MBuf {
     pub(crate) batch: Option<Batch>,
-    /// `batch`'s generation (process-wide number), 0 without a batch: saves
-    /// a pointer chase per event.
+    /// `batch`'s generation (process-wide number), [`NO_BATCH`] without a
+    /// batch: saves a pointer chase per event.
     batch_gen: u64,
     /// Last timestamp handed out on this M (stamps never go below it).
     last_ts: u64,
+}
+
+/// [`MBuf::batch_gen`] without a batch (never a generation number, and
+/// never equal to `GEN`, so "tracing off" and "no batch" both miss the
+/// section's one-compare fast path).
+const NO_BATCH: u64 = u64::MAX;
+
+impl Default for MBuf {
+    fn default() -> Self {
+        MBuf {
+            batch: None,
+            batch_gen: NO_BATCH,
+            last_ts: 0,
+        }
+    }
 }
 
 impl MBuf {
@@ -67,27 +88,9 @@ pub(crate) static REGISTRY: Mutex<Vec<Arc<MShared>>> = Mutex::new(Vec::new());
 /// Next M ID. IDs start at 1 and are never reused.
 static NEXT_M: AtomicU64 = AtomicU64::new(1);
 
-/// The P an M holds, as reported by `proc_start`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct PCtx {
-    pub(crate) id: u64,
-}
-
-/// The task an M is running, as reported by `go_start`.
-///
-/// Deliberately no pointer to the task's `GoTraceState`: the tracer never
-/// touches a task's slot after `go_start` returns, so a task freed between
-/// its last poll and `go_block`/`go_destroy` cannot be a use-after-free.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct GCtx {
-    pub(crate) id: u64,
-    pub(crate) site: SpawnSite,
-    /// `BASE_GEN` of the trace that recorded the `go_start`.
-    pub(crate) trace: u64,
-    /// The task's stack ID in generation `stack_gen` (0 = not looked up yet).
-    pub(crate) stack: u64,
-    pub(crate) stack_gen: u64,
-}
+/// "No P" / "no running task" in [`MLocal`]'s cells (never a P ID, and
+/// never a `BASE_GEN`).
+const NONE_CELL: u64 = u64::MAX;
 
 /// A borrowed runtime pseudo-P/pseudo-task (see `emit.rs`), held by this thread.
 #[derive(Debug, Clone, Copy)]
@@ -119,17 +122,39 @@ const EMPTY_ENTRY: CacheEntry = CacheEntry {
 };
 
 /// Thread-local state of an M.
+///
+/// The running task is kept in flat cells rather than one `Option<struct>`
+/// so the hot path reads only the word it needs. Deliberately no pointer to
+/// the task's `GoTraceState`: the tracer never touches a task's slot after
+/// `go_start` returns, so a task freed between its last poll and
+/// `go_block`/`go_destroy` cannot be a use-after-free.
 #[derive(Debug)]
 pub(crate) struct MLocal {
     pub(crate) shared: Arc<MShared>,
-    /// True while this thread is inside a section (re-entrancy guard).
-    busy: Cell<bool>,
-    pub(crate) p: Cell<Option<PCtx>>,
+    /// This is a tracer thread whose hooks write nothing (its slot is
+    /// closed and it is not in the registry).
+    internal: Cell<bool>,
+    /// The P this M holds, as reported by `proc_start` ([`NONE_CELL`] = none).
+    p: Cell<u64>,
     /// Generation in which this M last wrote its P's status (or bound it).
     pub(crate) p_gen: Cell<u64>,
-    pub(crate) g: Cell<Option<GCtx>>,
+    /// `BASE_GEN` of the trace that recorded the running task's `go_start`
+    /// ([`NONE_CELL`] = no running task).
+    g_trace: Cell<u64>,
+    /// The running task's ID and spawn site (valid while `g_trace` is set).
+    g_id: Cell<u64>,
+    g_site: Cell<Option<SpawnSite>>,
+    /// The running task's stack ID in generation `g_stack_gen` (looked up
+    /// at most once per generation per run).
+    g_stack: Cell<u64>,
+    g_stack_gen: Cell<u64>,
     /// Generation in which this M last wrote its task's status (or bound it).
     pub(crate) g_gen: Cell<u64>,
+    /// Generation in which this M's current P and task are both known to
+    /// the trace (`p_gen`/`g_gen` checked): [`Section`]'s one-compare fast
+    /// path for "statuses already written". Reset to 0 whenever the P or
+    /// the task changes in a way that did not write its binding event.
+    pub(crate) ctx_gen: Cell<u64>,
     pub(crate) borrow: Cell<Option<Borrow>>,
     /// `BASE_GEN` of the trace in which this thread opened a stop-the-world
     /// range (`STWBegin`) not yet closed; 0 = none.
@@ -151,11 +176,16 @@ impl MLocal {
         lock(&REGISTRY).push(shared.clone());
         MLocal {
             shared,
-            busy: Cell::new(false),
-            p: Cell::new(None),
+            internal: Cell::new(false),
+            p: Cell::new(NONE_CELL),
             p_gen: Cell::new(0),
-            g: Cell::new(None),
+            g_trace: Cell::new(NONE_CELL),
+            g_id: Cell::new(0),
+            g_site: Cell::new(None),
+            g_stack: Cell::new(0),
+            g_stack_gen: Cell::new(0),
             g_gen: Cell::new(0),
+            ctx_gen: Cell::new(0),
             borrow: Cell::new(None),
             stw: Cell::new(0),
             end_of_run: Cell::new(0),
@@ -163,22 +193,83 @@ impl MLocal {
         }
     }
 
-    /// The running task, if it was recorded by the current trace.
-    #[inline]
-    pub(crate) fn running(&self) -> Option<GCtx> {
-        self.g
-            .get()
-            .filter(|g| g.trace == global::BASE_GEN.load(Ordering::Relaxed))
+    /// The P this M holds, if any.
+    #[inline(always)]
+    pub(crate) fn proc(&self) -> Option<u64> {
+        let p = self.p.get();
+        (p != NONE_CELL).then_some(p)
     }
 
-    /// Marks this thread as the tracer's own (its hooks write nothing).
+    /// Whether this M holds a P.
+    #[inline(always)]
+    pub(crate) fn has_proc(&self) -> bool {
+        self.p.get() != NONE_CELL
+    }
+
+    /// Records the P this M holds (`None`: it released it). The P's status
+    /// must be re-checked before the next P-bound event.
+    pub(crate) fn set_proc(&self, p: Option<u64>) {
+        self.p.set(p.unwrap_or(NONE_CELL));
+        self.ctx_gen.set(0);
+    }
+
+    /// Whether a task runs on this M that was started in the current trace.
+    #[inline(always)]
+    pub(crate) fn running(&self) -> bool {
+        self.g_trace.get() == BASE_GEN.load(Ordering::Relaxed)
+    }
+
+    /// The ID of the task [`running`](Self::running) on this M.
+    #[inline]
+    pub(crate) fn running_id(&self) -> Option<u64> {
+        self.running().then(|| self.g_id.get())
+    }
+
+    /// Records the task this M now runs. The caller has just written its
+    /// `GoStart` in the current generation and set `g_gen` to it. A task
+    /// from the same spawn site as the previous one keeps its stack ID
+    /// (the common case: a worker running many tasks of one kind).
+    #[inline(always)]
+    pub(crate) fn set_running(&self, id: u64, site: SpawnSite, trace: u64) {
+        self.g_id.set(id);
+        let same = self.g_site.get().is_some_and(|prev| {
+            ptr::eq(prev.location, site.location)
+                && ptr::eq(prev.type_name.as_ptr(), site.type_name.as_ptr())
+        });
+        if !same {
+            self.g_site.set(Some(site));
+            self.g_stack_gen.set(0);
+        }
+        self.g_trace.set(trace);
+    }
+
+    /// Forgets the running task.
+    #[inline(always)]
+    pub(crate) fn clear_running(&self) {
+        self.g_trace.set(NONE_CELL);
+    }
+
+    /// Marks this thread as the tracer's own: its hooks write nothing
+    /// (its slot stays locked) and collectors no longer visit it.
     pub(crate) fn set_internal(&self) {
-        self.busy.set(true);
+        if self.internal.replace(true) {
+            return;
+        }
+        lock(&REGISTRY).retain(|m| !Arc::ptr_eq(m, &self.shared));
+        if let Some(b) = self.shared.slot.with_locked(|buf| buf.batch.take()) {
+            if b.generation().global() == GEN.load(Ordering::Acquire) && !b.is_empty() {
+                push_sealed(b.seal());
+            }
+        }
+        self.shared.slot.close_for_owner();
     }
 }
 
 impl Drop for MLocal {
     fn drop(&mut self) {
+        if self.internal.get() {
+            return;
+        }
         // Thread exit: hand the open batch to the writer if its generation is
         // still being recorded (older ones were collected already).
         self.shared.slot.with_locked(|buf| {
@@ -317,19 +408,29 @@ impl Section<'_> {
 }
 
 impl Section<'_> {
-    /// The running task's stack ID in this generation, remembered with the
-    /// task so a task that spawns or annotates a lot looks it up once.
+    /// The running task's stack ID in this generation (0 if no task runs),
+    /// remembered with the task so it is looked up once per run.
     #[inline]
-    pub(crate) fn running_stack(&self, g: GCtx) -> u64 {
-        if g.stack_gen == self.generation {
-            return g.stack;
+    pub(crate) fn running_stack(&self) -> u64 {
+        if self.m.running() {
+            self.task_stack()
+        } else {
+            0
         }
-        let stack = self.site_stack(g.site);
-        self.m.g.set(Some(GCtx {
-            stack,
-            stack_gen: self.generation,
-            ..g
-        }));
+    }
+
+    /// [`running_stack`](Self::running_stack) for a caller that knows a
+    /// task is running on this M.
+    #[inline(always)]
+    pub(crate) fn task_stack(&self) -> u64 {
+        let m = self.m;
+        if m.g_stack_gen.get() == self.generation {
+            return m.g_stack.get();
+        }
+        let Some(site) = m.g_site.get() else { return 0 };
+        let stack = self.site_stack(site);
+        m.g_stack.set(stack);
+        m.g_stack_gen.set(self.generation);
         stack
     }
 }
@@ -366,30 +467,19 @@ pub(crate) fn section_chained<R>(
     chained: bool,
     f: impl FnOnce(&mut Section<'_>) -> R,
 ) -> Option<R> {
-    if m.busy.replace(true) {
-        lost(Lost::Reentrant);
-        return None;
-    }
-    // Clear the flag even if `f` unwinds.
-    struct Idle<'a>(&'a Cell<bool>);
-    impl Drop for Idle<'_> {
-        fn drop(&mut self) {
-            self.0.set(false);
-        }
-    }
-    let _idle = Idle(&m.busy);
-    m.shared.slot.with_locked(|buf| {
+    // The owner lock doubles as the re-entrancy guard: `None` if this
+    // thread is already inside one of its sections.
+    let r = m.shared.slot.with_owner(|buf| {
         // Which generation is being recorded? Acquire pairs with the Release
         // store in the writer's flip, so `CURRENT` is at least this new.
         let gen_now = GEN.load(Ordering::Acquire);
-        if gen_now == 0 {
-            return None;
-        }
         let reuse = chained && m.end_of_run.get() == gen_now && buf.batch_gen == gen_now;
         m.end_of_run.set(0);
         let ts = if reuse { buf.last_ts } else { buf.tick() };
-        if buf.batch_gen != gen_now || buf.batch.is_none() {
-            open_batch(m, buf, ts)?;
+        // One compare: a batch of the current generation is open (which
+        // also means tracing is on; `NO_BATCH` never equals `GEN`).
+        if buf.batch_gen != gen_now {
+            open_batch(m, buf, gen_now, ts)?;
         }
         let generation = buf.batch_gen;
         let mut s = Section {
@@ -399,19 +489,30 @@ pub(crate) fn section_chained<R>(
             ts,
         };
         Some(f(&mut s))
-    })
+    });
+    match r {
+        Some(r) => r,
+        None => {
+            lost(Lost::Reentrant);
+            None
+        }
+    }
 }
 
-/// Replaces the M's batch by a fresh one in the current generation.
+/// Replaces the M's batch by a fresh one in the current generation; `None`
+/// (nothing written) when tracing is off (`gen_now == 0`) or out of memory.
 #[cold]
 #[inline(never)]
-fn open_batch(m: &MLocal, buf: &mut MBuf, ts: u64) -> Option<()> {
+fn open_batch(m: &MLocal, buf: &mut MBuf, gen_now: u64, ts: u64) -> Option<()> {
+    if gen_now == 0 {
+        return None;
+    }
     if let Some(old) = buf.batch.take() {
         if !old.is_empty() {
             push_sealed(old.seal());
         }
     }
-    buf.batch_gen = 0;
+    buf.batch_gen = NO_BATCH;
     let generation = current_generation()?;
     let global = generation.global();
     match Batch::open(generation, m.shared.id, ts) {
@@ -439,7 +540,7 @@ pub(crate) fn collect(global: u64) -> Vec<crate::buf::Sealed> {
                 .as_ref()
                 .is_some_and(|b| b.generation().global() <= global);
             if mine {
-                buf.batch_gen = 0;
+                buf.batch_gen = NO_BATCH;
                 if let Some(b) = buf.batch.take() {
                     if !b.is_empty() {
                         out.push(b.seal());

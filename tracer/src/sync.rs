@@ -9,12 +9,12 @@
 //! pairing is documented where they are declared.
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, Ordering};
+pub(crate) use std::sync::atomic::{AtomicU8, Ordering};
 
 #[cfg(loom)]
 pub(crate) use loom::cell::UnsafeCell;
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicU8, Ordering};
 
 /// Waits a little inside a spin loop: a CPU hint normally, a yield to the
 /// model checker under loom (loom requires spinning threads to yield).

@@ -46,17 +46,19 @@ struct Shared {
 
 /// One write section of the M (`m.rs::section` + `open_batch`).
 fn write_event(s: &Shared, ev: u32) {
-    s.slot.with_locked(|buf| {
-        let g = s.generation.load(Ordering::Acquire);
-        if buf.batch.as_ref().map(|b| b.0) != Some(g) {
-            if let Some(old) = buf.batch.take() {
-                s.inbox.lock().unwrap().push(old);
+    s.slot
+        .with_owner(|buf| {
+            let g = s.generation.load(Ordering::Acquire);
+            if buf.batch.as_ref().map(|b| b.0) != Some(g) {
+                if let Some(old) = buf.batch.take() {
+                    s.inbox.lock().unwrap().push(old);
+                }
+                buf.batch = Some((g, Vec::new()));
             }
-            buf.batch = Some((g, Vec::new()));
-        }
-        buf.batch.as_mut().unwrap().1.push(ev);
-        s.log.lock().unwrap().push((ev, g));
-    });
+            buf.batch.as_mut().unwrap().1.push(ev);
+            s.log.lock().unwrap().push((ev, g));
+        })
+        .expect("the M is not inside another section of its own");
 }
 
 #[test]
@@ -116,8 +118,14 @@ fn slot_lock_excludes_a_concurrent_collector() {
         let t = {
             let slot = slot.clone();
             thread::spawn(move || {
-                slot.with_locked(|v| *v += 1);
-                slot.with_locked(|v| *v += 1);
+                slot.with_owner(|v| *v += 1).expect("not re-entered");
+                // A section re-entered on the owning thread is refused, not
+                // deadlocked, and leaves the value alone.
+                slot.with_owner(|v| {
+                    *v += 1;
+                    assert!(slot.with_owner(|v| *v += 10).is_none());
+                })
+                .expect("not re-entered");
             })
         };
         let seen = slot.with_locked(|v| std::mem::take(v));
