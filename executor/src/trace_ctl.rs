@@ -62,7 +62,7 @@ fn runtime_key(handle: &Handle) -> usize {
 pub fn start(writer: impl Write + Send + 'static) -> Result<(), TraceError> {
     match Handle::try_current() {
         Some(h) => start_on(&h, writer),
-        None => control::start(writer),
+        None => switched(control::start(writer)),
     }
 }
 
@@ -75,11 +75,11 @@ pub fn start_file(path: impl AsRef<Path>) -> Result<(), TraceError> {
     let path = path.as_ref();
     match Handle::try_current() {
         Some(h) => h.stop_the_world("start trace", || {
-            control::start_file(path)?;
+            switched(control::start_file(path))?;
             after_start(&h);
             Ok(())
         }),
-        None => control::start_file(path),
+        None => switched(control::start_file(path)),
     }
 }
 
@@ -90,10 +90,18 @@ pub fn start_file(path: impl AsRef<Path>) -> Result<(), TraceError> {
 /// As [`start`].
 pub fn start_on(handle: &Handle, writer: impl Write + Send + 'static) -> Result<(), TraceError> {
     handle.stop_the_world("start trace", || {
-        control::start(writer)?;
+        switched(control::start(writer))?;
         after_start(handle);
         Ok(())
     })
+}
+
+/// Passes `r` through after telling every runtime's Ms to re-read the
+/// tracing flag, which `r`'s call may just have changed: they run a
+/// scheduling loop compiled for tracing on or off (`sched/worker.rs`).
+fn switched<T>(r: T) -> T {
+    crate::sched::table::trace_switched();
+    r
 }
 
 /// With the world stopped and tracing just enabled: statuses of the live
@@ -122,8 +130,8 @@ fn after_start(handle: &Handle) {
 /// there; the file holds every generation completed before it).
 pub fn stop() -> Result<TraceSummary, TraceError> {
     let r = match Handle::try_current() {
-        Some(h) => h.stop_the_world("stop trace", control::stop),
-        None => control::stop(),
+        Some(h) => h.stop_the_world("stop trace", || switched(control::stop())),
+        None => switched(control::stop()),
     };
     *ENV_OWNER.lock().unwrap_or_else(PoisonError::into_inner) = None;
     r
@@ -131,7 +139,7 @@ pub fn stop() -> Result<TraceSummary, TraceError> {
 
 /// Called at the end of `Builder::build`: starts the `SPOOL_TRACE` trace.
 pub(crate) fn on_build(handle: &Handle) {
-    if control::start_from_env() {
+    if switched(control::start_from_env()) {
         *ENV_OWNER.lock().unwrap_or_else(PoisonError::into_inner) = Some(runtime_key(handle));
         hooks::procs_change(crate::sched::trace_ids::live_procs());
     }
@@ -147,7 +155,7 @@ pub(crate) fn on_shutdown(handle: &Handle) {
     }
     *owner = None;
     drop(owner);
-    match control::stop() {
+    match switched(control::stop()) {
         Ok(_) | Err(TraceError::Write { .. }) | Err(TraceError::NotStarted) => {}
         Err(e) => eprintln!("spool: {ENV_VAR}: {e}"),
     }

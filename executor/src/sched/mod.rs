@@ -50,7 +50,7 @@
 //! # Stop-the-world, shutdown
 //!
 //! See `stw.rs` for STW. Shutdown (`Runtime` drop or `shutdown_timeout`):
-//! 1. set `shutdown` and unpark every M; each M leaves its loop at the next
+//! 1. set the `SHUTDOWN` bit and unpark every M; each M leaves its loop at the next
 //!    safe point, drops its queued `Notified`s and exits;
 //! 2. join the M threads (up to the timeout);
 //! 3. close the registry and cancel every unfinished task, running the
@@ -94,7 +94,7 @@ pub(crate) mod worker;
 
 use std::future::Future;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -117,6 +117,12 @@ pub(crate) const MAX_RUNNEXT_POLLS: u32 = 3;
 /// How often (in scheduling ticks) an M looks at the injector first, even
 /// with local work (Go's `schedtick%61`).
 pub(crate) const INJECTOR_INTERVAL: u32 = 61;
+
+/// Bit of [`Shared::sched_state`]: the runtime is shutting down.
+pub(crate) const SHUTDOWN: u32 = 1;
+/// [`Shared::sched_state`] above [`SHUTDOWN`] counts trace switches: each
+/// [`Shared::trace_switched`] adds this.
+const TRACE_SWITCH: u32 = 2;
 
 /// The shared part of one P (the M-local part is `worker::Core`).
 pub(crate) struct Proc {
@@ -142,7 +148,10 @@ pub(crate) struct Shared {
     pub(crate) idle: Idle,
     pub(crate) registry: Registry,
     pub(crate) stw: Stw,
-    pub(crate) shutdown: AtomicBool,
+    /// Bit [`SHUTDOWN`], plus a count of trace switches in the bits above
+    /// it ([`Shared::trace_switched`]). One word, so the M loop's one check
+    /// per task of "is anything to do besides running tasks" covers both.
+    state: AtomicU32,
     /// Timer deadlines are nanoseconds since this instant.
     pub(crate) epoch: Instant,
     /// Threads inside `block_on` (pseudo-Ps).
@@ -165,7 +174,7 @@ impl Shared {
             idle: Idle::new(n),
             registry: Registry::new(n),
             stw: Stw::new(n),
-            shutdown: AtomicBool::new(false),
+            state: AtomicU32::new(0),
             epoch: Instant::now(),
             block_ons: Mutex::new(BlockOns::default()),
             timer_rr: AtomicUsize::new(0),
@@ -174,7 +183,25 @@ impl Shared {
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {
-        self.shutdown.load(Ordering::Acquire)
+        self.sched_state() & SHUTDOWN != 0
+    }
+
+    /// The shutdown bit and the trace-switch count. An M compares it with
+    /// the value it saw when it last looked at the tracing flag; any change
+    /// (shutdown, or a trace started or stopped) sends it back to the top of
+    /// its loop (`worker::run`). Acquire: pairs with the Release in
+    /// [`Shared::trace_switched`], so an M that sees the new count also sees
+    /// the tracing flag that was set before it.
+    #[inline]
+    pub(crate) fn sched_state(&self) -> u32 {
+        self.state.load(Ordering::Acquire)
+    }
+
+    /// Tracing was switched on or off (or may have been): every M of this
+    /// runtime re-reads the tracing flag before its next task.
+    pub(crate) fn trace_switched(&self) {
+        // Wrapping add; SHUTDOWN (bit 0) is never carried into.
+        self.state.fetch_add(TRACE_SWITCH, Ordering::Release);
     }
 
     /// Spawns `future` as a new G.
@@ -223,10 +250,10 @@ impl Shared {
                 return;
             }
             self.injector.push(task);
-            // SeqCst: pairs with the store in `begin_shutdown`: either the
+            // SeqCst: pairs with the `fetch_or` in `begin_shutdown`: either the
             // drain sees this G or we see the flag and drain it ourselves
             // (a G left in the injector would keep the runtime alive).
-            if self.shutdown.load(Ordering::SeqCst) {
+            if self.state.load(Ordering::SeqCst) & SHUTDOWN != 0 {
                 self.drain_injector();
             } else {
                 self.notify_parked();
@@ -236,7 +263,7 @@ impl Shared {
 
     /// Shutdown step 1.
     pub(crate) fn begin_shutdown(&self) {
-        self.shutdown.store(true, Ordering::SeqCst);
+        self.state.fetch_or(SHUTDOWN, Ordering::SeqCst);
         self.unpark_all();
     }
 

@@ -7,10 +7,14 @@
 //! so a task can always resolve its runtime index. A slot holding
 //! [`RESERVED`] is being set up. Uses std atomics (not the loom shim): the
 //! table is a `static`.
+//!
+//! Beside it, [`LIVE`] holds a `Weak` of every published runtime, for the
+//! rare walks over all runtimes that must not race with one being freed
+//! ([`trace_switched`]); a slot's raw pointer cannot be used for that.
 
 use std::ptr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use super::Shared;
 use crate::task::MAX_RUNTIMES;
@@ -34,11 +38,36 @@ pub(crate) fn reserve() -> Option<usize> {
     })
 }
 
+/// Every published runtime, dropped ones pruned on the next publish.
+static LIVE: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
+
 /// Publishes the runtime in its reserved slot.
 pub(crate) fn publish(index: usize, shared: &Arc<Shared>) {
+    {
+        let mut live = LIVE.lock().unwrap_or_else(PoisonError::into_inner);
+        live.retain(|w| w.strong_count() > 0);
+        live.push(Arc::downgrade(shared));
+    }
     // Release: pairs with the Acquire in `get`, so a reader sees a fully
     // built Shared.
     TABLE[index].store(Arc::as_ptr(shared).cast_mut(), Ordering::Release);
+}
+
+/// Tracing was switched on or off: tells every live runtime's Ms to
+/// re-read the tracing flag before their next task
+/// ([`Shared::trace_switched`]). Called after the switch.
+pub(crate) fn trace_switched() {
+    let live: Vec<Arc<Shared>> = LIVE
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .filter_map(Weak::upgrade)
+        .collect();
+    // Outside the lock: dropping the last `Arc` of a runtime runs its
+    // `Shared::drop` here.
+    for shared in live {
+        shared.trace_switched();
+    }
 }
 
 /// Frees the slot (from `Shared::drop`, or when building failed).

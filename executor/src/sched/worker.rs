@@ -14,7 +14,7 @@ use std::time::Instant;
 use crossbeam_deque::{Steal, Worker};
 use spool_tracer::hooks;
 
-use super::{INJECTOR_INTERVAL, MAX_RUNNEXT_POLLS, Shared};
+use super::{INJECTOR_INTERVAL, MAX_RUNNEXT_POLLS, SHUTDOWN, Shared};
 use crate::context;
 use crate::task::Notified;
 use crate::task::harness::{self, RunOutcome};
@@ -80,31 +80,31 @@ impl Core {
 }
 
 /// The body of M number `core.index`.
+///
+/// The scheduling loop is compiled twice, with tracing on and off
+/// ([`schedule`]), so with tracing off an M runs no hook code and builds no
+/// hook argument per task. This outer loop reads the tracing flag and picks
+/// one; the inner loop comes back here to read it again when the runtime's
+/// [`Shared::sched_state`] changes (a trace started or stopped through the
+/// executor: `table::trace_switched`; shutdown), after every stop-the-world
+/// and every park, and when it sees the flag changed behind its back (a
+/// trace started through `spool_tracer::control` directly, or stopped by a
+/// write error), which it looks at every [`INJECTOR_INTERVAL`] tasks.
 pub(crate) fn run(shared: Arc<Shared>, core: Core) {
     let _enter = context::enter(Arc::as_ptr(&shared), &core);
     let p = &shared.procs[core.index];
     hooks::proc_start(p.id, &p.trace);
     loop {
-        if shared.is_shutdown() {
+        // The state before the flag: a switch after this read changes the
+        // state, so the inner loop returns and the flag is read again.
+        let seen = shared.sched_state();
+        if seen & SHUTDOWN != 0 {
             break;
         }
-        if shared.stw.requested() {
-            stw_park(&shared, &core);
-        }
-        // From its own P's queues (`chained`) a task starts a queue pop
-        // after the previous one ended; after a search it may be much later.
-        let (task, chained) = match next_task(&shared, &core) {
-            Some(t) => (Some(t), true),
-            None => (search(&shared, &core), false),
-        };
-        match task {
-            Some(task) => {
-                if core.searching.get() {
-                    end_searching(&shared, &core);
-                }
-                run_task(&core, task, chained);
-            }
-            None => park(&shared, &core),
+        if hooks::enabled() {
+            schedule::<true>(&shared, &core, seen);
+        } else {
+            schedule::<false>(&shared, &core, seen);
         }
     }
     hooks::proc_stop();
@@ -116,9 +116,44 @@ pub(crate) fn run(shared: Arc<Shared>, core: Core) {
     shared.stw.leave();
 }
 
-fn run_task(core: &Core, task: Notified, chained: bool) {
+/// The M loop proper, for tracing on (`TRACED`) or off. Returns to
+/// [`run`] when `shared`'s state is no longer `seen` (shutdown, or tracing
+/// switched), after a stop-the-world or a park (either may have switched
+/// tracing), or when this M noticed the flag differs from `TRACED`.
+#[inline(never)]
+fn schedule<const TRACED: bool>(shared: &Shared, core: &Core, seen: u32) {
+    loop {
+        if shared.sched_state() != seen {
+            return;
+        }
+        if shared.stw.requested() {
+            stw_park(shared, core);
+            return;
+        }
+        // From its own P's queues (`chained`) a task starts a queue pop
+        // after the previous one ended; after a search it may be much later.
+        let (task, chained) = match next_task::<TRACED>(shared, core) {
+            Some(t) => (Some(t), true),
+            None => (search(shared, core), false),
+        };
+        match task {
+            Some(task) => {
+                if core.searching.get() {
+                    end_searching(shared, core);
+                }
+                run_task::<TRACED>(core, task, chained);
+            }
+            None => {
+                park(shared, core);
+                return;
+            }
+        }
+    }
+}
+
+fn run_task<const TRACED: bool>(core: &Core, task: Notified, chained: bool) {
     core.polling.set(true);
-    let out = harness::run(task, chained);
+    let out = harness::run::<TRACED>(task, chained);
     core.polling.set(false);
     if let RunOutcome::Requeue(t) = out {
         // No wake-up of an idle M: this M is about to pick from this very
@@ -134,11 +169,14 @@ fn stw_park(shared: &Shared, core: &Core) {
         .park(hooks::proc_stop, || hooks::proc_start(p.id, &p.trace));
 }
 
-/// Step 2: runnext, local queue, injector, own timers.
-fn next_task(shared: &Shared, core: &Core) -> Option<Notified> {
+/// Step 2: runnext, local queue, injector, own timers. Every
+/// [`INJECTOR_INTERVAL`] ticks it also checks that the tracing flag is still
+/// `TRACED`, and if not makes every M of the runtime re-read it.
+fn next_task<const TRACED: bool>(shared: &Shared, core: &Core) -> Option<Notified> {
     let tick = core.tick.get().wrapping_add(1);
     core.tick.set(tick);
     if tick % INJECTOR_INTERVAL == 0 {
+        check_tracing(shared, TRACED);
         fire_own_timers(shared, core);
         if let Some(t) = steal_injector(shared, core) {
             return Some(t);
@@ -164,6 +202,16 @@ fn next_task(shared: &Shared, core: &Core) -> Option<Notified> {
         return core.worker.pop();
     }
     None
+}
+
+/// If the tracing flag is no longer `traced`, makes every M of the runtime
+/// re-read it (see [`run`]). Out of line: it runs once every
+/// [`INJECTOR_INTERVAL`] tasks.
+#[inline(never)]
+fn check_tracing(shared: &Shared, traced: bool) {
+    if hooks::enabled() != traced {
+        shared.trace_switched();
+    }
 }
 
 fn steal_injector(shared: &Shared, core: &Core) -> Option<Notified> {

@@ -37,7 +37,13 @@ pub(crate) enum RunOutcome {
 /// `chained`: this M took the task from its own P's queues right after the
 /// previous task's run ended, so its `GoStart` may reuse the end event's
 /// timestamp (`hooks::go_start_next`).
-pub(crate) fn run(task: Notified, chained: bool) -> RunOutcome {
+///
+/// `TRACED`: the caller's view of whether a trace is being recorded (the
+/// worker loop is compiled once for each value, `sched/worker.rs`). With
+/// `false` this is the untraced scheduler: no hook of the poll, none of their
+/// arguments and none of the poll-end bookkeeping only the hooks read is
+/// compiled in. With `true` the flag is read again here, once per poll.
+pub(crate) fn run<const TRACED: bool>(task: Notified, chained: bool) -> RunOutcome {
     let ptr = task.into_raw();
     // SAFETY: the Notified's reference keeps the task alive; it becomes the
     // poller's reference below.
@@ -57,13 +63,13 @@ pub(crate) fn run(task: Notified, chained: bool) -> RunOutcome {
             return RunOutcome::Done;
         }
     }
-    // The tracing flag is read once per poll, and the hook arguments (the
-    // spawn site costs an indirect call) are built only when it is set. A
-    // trace starts under stop-the-world, between polls; one started during
+    // When tracing, the flag is read once per poll, and the hook arguments
+    // (the spawn site costs an indirect call) are built only when it is set.
+    // A trace starts under stop-the-world, between polls; one started during
     // this poll by another runtime would drop this task's end event anyway
     // (its start was not recorded), and the hooks re-check the flag, so a
     // trace stopped during the poll is fine too.
-    let traced = hooks::enabled();
+    let traced = TRACED && hooks::enabled();
     if traced {
         if chained {
             hooks::go_start_next(h.id(), &h.trace, h.site());
