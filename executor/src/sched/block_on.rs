@@ -13,11 +13,14 @@
 //!
 //! Wake protocol (`BlockOnSlot::state`): `RUNNING` while polled, `BLOCKED`
 //! after a `Pending` poll, `NOTIFIED` once woken (and before the first
-//! poll). A wake swaps in
-//! `NOTIFIED`; if the previous state was `BLOCKED` it unparks the thread.
-//! The thread moves `RUNNING → BLOCKED` with a CAS after the poll, so a
-//! wake during the poll is seen (the CAS fails) and the future is polled
-//! again without sleeping.
+//! poll). A wake of a `RUNNING` slot moves it to `NOTIFIED` (CAS). A wake of
+//! a `BLOCKED` slot moves it to `WAKING` (CAS: exactly one waker wins),
+//! records `go_unblock`, then stores `NOTIFIED` and unparks the thread; the
+//! thread only leaves its park loop on `NOTIFIED`, so its next `go_start`
+//! always follows the winner's `go_unblock` (the tracer's seam rule 3: the
+//! two never race on the main task's sequence numbers). The thread moves
+//! `RUNNING → BLOCKED` with a CAS after the poll, so a wake during the poll
+//! is seen (the CAS fails) and the future is polled again without sleeping.
 
 use std::future::Future;
 use std::panic::Location;
@@ -37,6 +40,8 @@ use crate::task::{TaskInfo, TaskStatus, harness, next_task_id};
 const RUNNING: u8 = 0;
 const BLOCKED: u8 = 1;
 const NOTIFIED: u8 = 2;
+/// A waker won the `BLOCKED` slot and is recording its `go_unblock`.
+const WAKING: u8 = 3;
 
 /// One active `block_on` call.
 pub(crate) struct BlockOnSlot {
@@ -55,7 +60,7 @@ impl BlockOnSlot {
     pub(crate) fn info(&self) -> TaskInfo<'_> {
         let status = match self.state.load(Ordering::Acquire) {
             RUNNING => TaskStatus::Running,
-            BLOCKED => TaskStatus::Waiting,
+            BLOCKED | WAKING => TaskStatus::Waiting,
             _ => TaskStatus::Runnable,
         };
         TaskInfo {
@@ -73,10 +78,30 @@ impl Wake for BlockOnSlot {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        // AcqRel: pairs with the CAS in `block_on` (see the module doc).
-        if self.state.swap(NOTIFIED, Ordering::AcqRel) == BLOCKED {
-            hooks::go_unblock(self.id, &self.trace);
-            self.parker.unpark();
+        let mut cur = self.state.load(Ordering::Acquire);
+        loop {
+            // AcqRel: pairs with the CAS in `block_on` (see the module doc).
+            let next = match cur {
+                RUNNING => NOTIFIED,
+                BLOCKED => WAKING,
+                // Already woken, or another waker is waking it.
+                _ => return,
+            };
+            match self
+                .state
+                .compare_exchange(cur, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) if next == WAKING => {
+                    hooks::go_unblock(self.id, &self.trace);
+                    // Release: the thread that sees NOTIFIED (Acquire in
+                    // its park loop) starts after our GoUnblock.
+                    self.state.store(NOTIFIED, Ordering::Release);
+                    self.parker.unpark();
+                    return;
+                }
+                Ok(_) => return,
+                Err(actual) => cur = actual,
+            }
         }
     }
 }
