@@ -267,3 +267,69 @@ fn generation_flips_racing_a_busy_runtime() {
     assert_tasks_complete(&c, 2 * ROUNDS + 1);
     go_parse(&path);
 }
+
+#[test]
+fn spawns_from_threads_without_a_p_use_one_foreign_p_per_thread() {
+    use spool::tracer::read::EventKind;
+    let _s = serial();
+    let path = trace_path("foreign-spawns");
+    let rt = runtime();
+    spool::trace::start_file(&path).unwrap();
+    // main (no P) spawns in bursts across generation flips, takes a P in
+    // `block_on` (which must stop its foreign pseudo-P first), then
+    // spawns again; a second thread spawns too.
+    let mut handles = Vec::new();
+    for round in 0..3 {
+        handles.extend((0..50).map(|i| rt.spawn(async move { round * 100 + i })));
+        spool::trace::flush().unwrap();
+    }
+    let sum: usize = rt.block_on(async {
+        let mut sum = 0;
+        for h in handles.drain(..) {
+            sum += h.await.unwrap();
+        }
+        sum
+    });
+    assert_eq!(
+        sum,
+        (0..3).map(|r| r * 100 * 50 + 49 * 50 / 2).sum::<usize>()
+    );
+    let more: Vec<_> = (0..20).map(|i| rt.spawn(async move { i })).collect();
+    let rt = std::sync::Arc::new(rt);
+    let other = {
+        let rt = rt.clone();
+        std::thread::spawn(move || {
+            (0..20)
+                .map(|i| rt.spawn(async move { i }))
+                .collect::<Vec<_>>()
+        })
+    };
+    let theirs = other.join().unwrap();
+    rt.block_on(async {
+        for h in more.into_iter().chain(theirs) {
+            h.await.unwrap();
+        }
+    });
+    spool::trace::stop().unwrap();
+
+    let t = read_timeline(&path);
+    let c = t.check();
+    // The spawned tasks plus the two `block_on` main tasks.
+    assert_tasks_complete(&c, 3 * 50 + 20 + 20 + 2);
+    // One foreign pseudo-P per spawning thread: main holds its own from the
+    // first spawn until `block_on` takes a P, again for the second burst;
+    // the other thread starts its own once.
+    let foreign = spool::tracer::control::FOREIGN_PROC_ID;
+    let starts: Vec<u64> = t
+        .events
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::ProcStart { p, .. } if p >= foreign => Some(p),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(starts.len(), 3, "foreign ProcStarts: {starts:?}");
+    assert_eq!(starts[0], starts[1], "main keeps its foreign P id");
+    assert_ne!(starts[0], starts[2], "another thread gets its own");
+    go_parse(&path);
+}

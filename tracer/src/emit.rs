@@ -13,11 +13,13 @@
 //!   `GoCreate` when it is next started; until then its events are dropped
 //!   and counted (`Lost::Untraced`).
 //! - Threads without a P never write P-bound events: a spawn from such a
-//!   thread borrows the *foreign* pseudo-P for the `GoCreate`; a
+//!   thread starts that thread's own *foreign* pseudo-P (one per thread, IDs
+//!   from [`FOREIGN_PROC_ID`] up, never reused) and keeps it until the
+//!   thread starts another P (`proc_start`, or the runtime pseudo-P), so a
+//!   burst of spawns from `main` costs one `GoCreate` each; a
 //!   stop-the-world or `ProcsChange` on a thread without a running task
-//!   borrows the *runtime* pseudo-P and pseudo-task. Each pseudo resource is
-//!   used by one thread at a time (a spin flag), so its sequence numbers
-//!   follow real time.
+//!   borrows the *runtime* pseudo-P and pseudo-task, used by one thread at
+//!   a time (a spin flag), so its sequence numbers follow real time.
 
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -29,20 +31,21 @@ use crate::m::{Borrow, MLocal, Section, section, section_chained, with_m, with_s
 
 /// P ID of the runtime pseudo-P (above every executor P index, which is a `u32`).
 pub const RUNTIME_PROC_ID: u64 = 1 << 32;
-/// P ID of the pseudo-P that spawns from threads without a P go through.
+/// P ID of the first foreign pseudo-P: a thread without a P that spawns
+/// gets its own pseudo-P for its spawns, with IDs `FOREIGN_PROC_ID`,
+/// `FOREIGN_PROC_ID + 1`, ... in the order threads first spawn (never reused).
 pub const FOREIGN_PROC_ID: u64 = (1 << 32) + 1;
 /// Task ID of the runtime pseudo-task that carries stop-the-world events
 /// started outside any task (far above any executor task ID).
 pub const RUNTIME_TASK_ID: u64 = 1 << 62;
 
 static RUNTIME_P: ProcTraceState = ProcTraceState::new();
-static FOREIGN_P: ProcTraceState = ProcTraceState::new();
+/// Next foreign pseudo-P ID.
+static NEXT_FOREIGN: AtomicU64 = AtomicU64::new(FOREIGN_PROC_ID);
 static RUNTIME_G: GoTraceState = GoTraceState::new();
 /// Held by the thread using the runtime pseudo-P/task (Acquire on take pairs
 /// with the Release on give-back, ordering the two users' slot updates).
 static RUNTIME_BUSY: AtomicBool = AtomicBool::new(false);
-/// Held by the thread using the foreign pseudo-P.
-static FOREIGN_BUSY: AtomicBool = AtomicBool::new(false);
 
 /// Open GC-like phase (at most one at a time, as in Go) and its sequence.
 static GC_ACTIVE: AtomicBool = AtomicBool::new(false);
@@ -103,7 +106,6 @@ fn runtime_site() -> SpawnSite {
 /// Resets per-trace state; called by `start` under stop-the-world.
 pub(crate) fn reset_for_trace() {
     RUNTIME_BUSY.store(false, Ordering::Release);
-    FOREIGN_BUSY.store(false, Ordering::Release);
     GC_ACTIVE.store(false, Ordering::Relaxed);
     GC_SEQ.store(0, Ordering::Relaxed);
 }
@@ -184,18 +186,60 @@ pub(crate) fn go_create(id: u64, state: &GoTraceState, site: SpawnSite) {
     });
 }
 
-/// `GoCreate` from a thread without a P, on the foreign pseudo-P.
+/// `GoCreate` from a thread without a P, on its foreign pseudo-P.
 fn foreign_create(s: &mut Section<'_>, id: u64, site: SpawnSite) {
-    take_flag(&FOREIGN_BUSY);
-    let q = next_seq(&FOREIGN_P.0, s.generation);
-    if q.needs_status {
-        s.event(ev::PROC_STATUS, &[FOREIGN_PROC_ID, PROC_IDLE]);
-    }
-    s.event(ev::PROC_START, &[FOREIGN_PROC_ID, q.seq]);
+    hold_foreign(s);
     let stack = s.site_stack(site);
     s.event(ev::GO_CREATE, &[id, stack, 0]);
+}
+
+/// Makes this M hold its foreign pseudo-P in the trace: `ProcStart` the
+/// first time in this trace (or after [`drop_foreign`]), its `Running`
+/// status once per later generation, nothing otherwise.
+fn hold_foreign(s: &mut Section<'_>) {
+    let m = s.m;
+    let p = m.foreign_p.get();
+    if m.foreign_held.get() == BASE_GEN.load(Ordering::Relaxed) {
+        if m.foreign_gen.get() != s.generation {
+            // Still held, in a new generation: restate it (binds it to us).
+            s.event(ev::PROC_STATUS, &[p, PROC_RUNNING]);
+            m.foreign_slot
+                .store(pack(s.generation, 0), Ordering::Relaxed);
+            m.foreign_gen.set(s.generation);
+        }
+        return;
+    }
+    let p = if p == crate::m::NONE_CELL {
+        let p = NEXT_FOREIGN.fetch_add(1, Ordering::Relaxed);
+        m.foreign_p.set(p);
+        p
+    } else {
+        p
+    };
+    // Only this thread touches its foreign P's slot.
+    let q = next_seq_owned(&m.foreign_slot, s.generation);
+    if q.needs_status {
+        s.event(ev::PROC_STATUS, &[p, PROC_IDLE]);
+    }
+    s.event(ev::PROC_START, &[p, q.seq]);
+    m.foreign_held.set(BASE_GEN.load(Ordering::Relaxed));
+    m.foreign_gen.set(s.generation);
+}
+
+/// Stops this M's foreign pseudo-P if it holds one in this trace: called
+/// before the M starts any other P (the format binds one P to an M).
+fn drop_foreign(s: &mut Section<'_>) {
+    let m = s.m;
+    if m.foreign_held.get() != BASE_GEN.load(Ordering::Relaxed) {
+        return;
+    }
+    if m.foreign_gen.get() != s.generation {
+        s.event(ev::PROC_STATUS, &[m.foreign_p.get(), PROC_RUNNING]);
+        m.foreign_slot
+            .store(pack(s.generation, 0), Ordering::Relaxed);
+    }
     s.event(ev::PROC_STOP, &[]);
-    give_flag(&FOREIGN_BUSY);
+    m.foreign_held.set(0);
 }
 
 pub(crate) fn go_start(id: u64, state: &GoTraceState, site: SpawnSite) {
@@ -305,6 +349,7 @@ pub(crate) fn proc_start(p: u32, state: &ProcTraceState, traced: bool) {
         m.set_proc(Some(u64::from(p)));
         if traced {
             section(m, |s| {
+                drop_foreign(s);
                 let q = next_seq(&state.0, s.generation);
                 if q.needs_status {
                     s.event(ev::PROC_STATUS, &[u64::from(p), PROC_IDLE]);
@@ -374,6 +419,7 @@ fn runtime_enter(m: &MLocal) -> bool {
     let site = runtime_site();
     let ok = with_section(|s| {
         if took_proc {
+            drop_foreign(s);
             let q = next_seq(&RUNTIME_P.0, s.generation);
             if q.needs_status {
                 s.event(ev::PROC_STATUS, &[RUNTIME_PROC_ID, PROC_IDLE]);

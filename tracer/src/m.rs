@@ -90,7 +90,7 @@ static NEXT_M: AtomicU64 = AtomicU64::new(1);
 
 /// "No P" / "no running task" in [`MLocal`]'s cells (never a P ID, and
 /// never a `BASE_GEN`).
-const NONE_CELL: u64 = u64::MAX;
+pub(crate) const NONE_CELL: u64 = u64::MAX;
 
 /// A borrowed runtime pseudo-P/pseudo-task (see `emit.rs`), held by this thread.
 #[derive(Debug, Clone, Copy)]
@@ -156,6 +156,14 @@ pub(crate) struct MLocal {
     /// the task changes in a way that did not write its binding event.
     pub(crate) ctx_gen: Cell<u64>,
     pub(crate) borrow: Cell<Option<Borrow>>,
+    /// This thread's foreign pseudo-P (`emit.rs`), [`NONE_CELL`] until it
+    /// first spawns without a P; its sequence slot (touched by this thread
+    /// only); the `BASE_GEN` of the trace in which this M holds it (0 =
+    /// not held); the generation of its last `ProcStart`/status.
+    pub(crate) foreign_p: Cell<u64>,
+    pub(crate) foreign_slot: AtomicU64,
+    pub(crate) foreign_held: Cell<u64>,
+    pub(crate) foreign_gen: Cell<u64>,
     /// `BASE_GEN` of the trace in which this thread opened a stop-the-world
     /// range (`STWBegin`) not yet closed; 0 = none.
     pub(crate) stw: Cell<u64>,
@@ -187,6 +195,10 @@ impl MLocal {
             g_gen: Cell::new(0),
             ctx_gen: Cell::new(0),
             borrow: Cell::new(None),
+            foreign_p: Cell::new(NONE_CELL),
+            foreign_slot: AtomicU64::new(0),
+            foreign_held: Cell::new(0),
+            foreign_gen: Cell::new(0),
             stw: Cell::new(0),
             end_of_run: Cell::new(0),
             cache: [const { Cell::new(EMPTY_ENTRY) }; CACHE_SLOTS],
