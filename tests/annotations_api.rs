@@ -184,6 +184,35 @@ fn misused_regions_are_dropped_and_counted_never_written() {
 }
 
 #[test]
+fn a_reused_buffer_with_new_text_is_a_new_string() {
+    // The tracer caches string IDs per thread by address and length: one
+    // buffer rewritten in place (same address, same length) must still be
+    // recorded with its new text each time, and a repeated name reuses its ID.
+    let (id, rec) = traced("reused-buffer", |rt| {
+        rt.block_on(rt.spawn(async move {
+            let t = Task::new("buffers");
+            let mut buf = String::from("aaaa");
+            for next in ["bbbb", "aaaa", "cccc"] {
+                t.log("k", &buf);
+                t.region(&buf, || ());
+                buf.clear();
+                buf.push_str(next);
+            }
+            t.log("k", &buf);
+            t.id()
+        }))
+        .expect("task")
+    });
+    go_parses(&rec.path);
+    let mut want = vec![tb(id, 0, "buffers")];
+    for text in ["aaaa", "bbbb", "aaaa"] {
+        want.extend([log(id, "k", text), rb(id, text), re(id, text)]);
+    }
+    want.extend([log(id, "k", "cccc"), te(id)]);
+    assert_eq!(kinds(&user_events(&rec)), want);
+}
+
+#[test]
 fn long_and_odd_strings_are_clipped_at_char_boundaries_and_kept_byte_for_byte() {
     let long_name = "€".repeat(700); // 2100 bytes; 1023 is the last boundary <= 1024
     let odd = "nul:\0 esc:\u{1b}[31m bad:\u{fffd} crab:🦀";

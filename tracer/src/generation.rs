@@ -92,23 +92,31 @@ struct Tables {
 
 impl Tables {
     fn intern(&mut self, arena: &Arena, s: &str) -> u64 {
+        self.intern_stored(arena, s).0
+    }
+
+    /// [`intern`](Self::intern), also returning the stored bytes (a
+    /// `'static` fixed string or the arena copy; `None` for ID 0), which
+    /// stay valid as long as the generation.
+    fn intern_stored(&mut self, arena: &Arena, s: &str) -> (u64, Option<NonNull<u8>>) {
         let s = truncate(s);
         if s.is_empty() {
-            return 0;
+            return (0, None);
         }
         if let Some(i) = FIXED_STRINGS.iter().position(|f| *f == s) {
-            return i as u64 + 1;
+            let fixed = NonNull::from(FIXED_STRINGS[i].as_bytes()).cast();
+            return (i as u64 + 1, Some(fixed));
         }
-        if let Some(&id) = self.strings.get(s) {
-            return id;
+        if let Some((stored, &id)) = self.strings.get_key_value(s) {
+            return (id, Some(NonNull::from(stored.as_str().as_bytes()).cast()));
         }
         let Some(stored) = arena.alloc_str(s) else {
-            return 0; // Out of memory: the event shows an empty string.
+            return (0, None); // Out of memory: the event shows an empty string.
         };
         let id = (FIXED_STRINGS.len() + 1 + self.string_list.len()) as u64;
         self.strings.insert(stored, id);
         self.string_list.push(stored);
-        id
+        (id, Some(NonNull::from(stored.as_str().as_bytes()).cast()))
     }
 }
 
@@ -177,8 +185,16 @@ impl Generation {
     }
 
     /// The ID of `s` in this generation (0 for the empty string).
+    #[cfg(test)]
     pub(crate) fn intern(&self, s: &str) -> u64 {
         self.tables().intern(&self.arena, s)
+    }
+
+    /// [`intern`](Self::intern), also returning a pointer to bytes equal
+    /// to `s` (its first `s.len()` bytes, when `s` was not clipped) that
+    /// stay valid while this generation lives; `None` for ID 0.
+    pub(crate) fn intern_stored(&self, s: &str) -> (u64, Option<NonNull<u8>>) {
+        self.tables().intern_stored(&self.arena, s)
     }
 
     /// The ID of the one-frame stack for `site` in this generation.

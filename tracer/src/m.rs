@@ -121,6 +121,32 @@ const EMPTY_ENTRY: CacheEntry = CacheEntry {
     stack: 0,
 };
 
+/// (string → ID) cache for the current generation: direct-mapped,
+/// `2^STR_SLOTS_LOG2` entries, keyed by the caller's address and length and
+/// verified against the stored bytes, so a reused buffer holding new text
+/// misses instead of returning a stale ID.
+const STR_SLOTS_LOG2: u32 = 4;
+const STR_SLOTS: usize = 1 << STR_SLOTS_LOG2;
+
+#[derive(Debug, Clone, Copy)]
+struct StrEntry {
+    addr: *const u8,
+    len: usize,
+    generation: u64,
+    id: u64,
+    /// `len` bytes equal to the interned string, alive as long as
+    /// generation `generation` (a fixed string or its arena copy).
+    stored: *const u8,
+}
+
+const EMPTY_STR: StrEntry = StrEntry {
+    addr: ptr::null(),
+    len: 0,
+    generation: 0,
+    id: 0,
+    stored: ptr::null(),
+};
+
 /// Thread-local state of an M.
 ///
 /// The running task is kept in flat cells rather than one `Option<struct>`
@@ -173,6 +199,7 @@ pub(crate) struct MLocal {
     /// else was written on this M in between.
     end_of_run: Cell<u64>,
     cache: [Cell<CacheEntry>; CACHE_SLOTS],
+    str_cache: [Cell<StrEntry>; STR_SLOTS],
 }
 
 impl MLocal {
@@ -202,6 +229,7 @@ impl MLocal {
             stw: Cell::new(0),
             end_of_run: Cell::new(0),
             cache: [const { Cell::new(EMPTY_ENTRY) }; CACHE_SLOTS],
+            str_cache: [const { Cell::new(EMPTY_STR) }; STR_SLOTS],
         }
     }
 
@@ -375,8 +403,45 @@ impl Section<'_> {
     }
 
     /// The ID of `s` in this generation's string table.
+    ///
+    /// A per-M cache in front of the table (whose lookup takes a mutex and
+    /// hashes the string): user annotations repeat a few names, usually
+    /// from the same (often `'static`) buffers.
+    #[inline]
     pub(crate) fn intern(&self, s: &str) -> u64 {
-        self.gen_ref().map_or(0, |g| g.intern(s))
+        let addr = s.as_ptr();
+        let h = (addr as usize as u64 ^ s.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let slot = (h >> (64 - STR_SLOTS_LOG2)) as usize;
+        let e = self.m.str_cache[slot].get();
+        if e.addr == addr && e.len == s.len() && e.generation == self.generation {
+            // SAFETY: the entry was made in this section's generation, whose
+            // tables and arena live at least as long as the batch this
+            // section writes (it holds an `Arc` to the generation), and
+            // `stored` points to `len` bytes owned by them (or 'static).
+            let stored = unsafe { std::slice::from_raw_parts(e.stored, e.len) };
+            if stored == s.as_bytes() {
+                return e.id;
+            }
+        }
+        self.intern_miss(s, slot)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn intern_miss(&self, s: &str, slot: usize) -> u64 {
+        let Some(g) = self.gen_ref() else { return 0 };
+        let (id, stored) = g.intern_stored(s);
+        // Cache only strings stored whole (a clipped one's copy is shorter).
+        if let Some(stored) = stored.filter(|_| crate::annotate::clip(s).len() == s.len()) {
+            self.m.str_cache[slot].set(StrEntry {
+                addr: s.as_ptr(),
+                len: s.len(),
+                generation: self.generation,
+                id,
+                stored: stored.as_ptr(),
+            });
+        }
+        id
     }
 
     /// The ID of `site`'s one-frame stack in this generation.
