@@ -7,6 +7,13 @@
 //!   same runtime with no trace. The ratio on/off is the tracing overhead.
 //! - `trace_event/heap_alloc_{off,on}`: `BATCH` HeapAlloc events (one varint
 //!   argument) written from inside a task; per event = time / `BATCH`.
+//! - `trace_event/region_on`: `BATCH / 2` `spool::trace::region` calls (a
+//!   `UserRegionBegin` and a `UserRegionEnd` each, named by one `&'static
+//!   str`) from inside a task; per event = time / `BATCH`.
+//! - `trace_clock/rdtsc` (x86_64): `BATCH` back-to-back `rdtsc` reads, the
+//!   clock the tracer reads once per event (per task switch with
+//!   `go_start_next`): the floor of an event that reads the clock when
+//!   nothing else overlaps it.
 //! - Bytes per event: one iteration of each workload is traced into a fresh
 //!   file, read back with `spool_tracer::read`, and `file bytes / events` is
 //!   printed (tables and batch headers included).
@@ -72,6 +79,18 @@ fn heap_alloc_events(rt: &Spool, iters: u64) -> Duration {
     .expect("event task panicked")
 }
 
+/// `BATCH / 2` user regions (`BATCH` events) from inside a task.
+fn region_events(rt: &Spool, iters: u64) -> Duration {
+    rt.0.block_on(rt.0.spawn(async move {
+        let t = Instant::now();
+        for _ in 0..iters * BATCH / 2 {
+            spool::trace::region("handle request", || std::hint::black_box(1));
+        }
+        t.elapsed()
+    }))
+    .expect("region task panicked")
+}
+
 /// One event write in isolation, tracing off (the hook's load) and on.
 fn one_event(c: &mut Criterion) {
     let rt = Spool::build();
@@ -87,9 +106,36 @@ fn one_event(c: &mut Criterion) {
     g.bench_function("heap_alloc_on", |b| {
         b.iter_custom(|iters| heap_alloc_events(&rt, iters))
     });
+    g.bench_function("region_on", |b| {
+        b.iter_custom(|iters| region_events(&rt, iters))
+    });
     stop(&rt, &path);
     g.finish();
+    clock(c);
 }
+
+/// `BATCH` back-to-back reads of the TSC.
+#[cfg(target_arch = "x86_64")]
+fn clock(c: &mut Criterion) {
+    let mut g = c.benchmark_group("trace_clock");
+    g.throughput(Throughput::Elements(BATCH))
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1));
+    g.bench_function("rdtsc", |b| {
+        b.iter(|| {
+            let mut sum = 0u64;
+            for _ in 0..BATCH {
+                // SAFETY: `rdtsc` has no preconditions on x86_64.
+                sum = sum.wrapping_add(unsafe { std::arch::x86_64::_rdtsc() });
+            }
+            sum
+        })
+    });
+    g.finish();
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn clock(_: &mut Criterion) {}
 
 /// Traces one iteration of each workload and prints bytes per event.
 fn bytes_per_event(_: &mut Criterion) {
