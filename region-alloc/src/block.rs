@@ -20,20 +20,32 @@
 //! - `used`: written once, by the unique thread whose add crossed the end of
 //!   the data area ("the crosser"); it records the exact high-water mark so
 //!   [`Stats`](crate::Stats) need not count the abandoned tail.
-//! - `next`: the intrusive link of the region's full list. Only touched with
-//!   the region's lock held (or through `&mut RegionAlloc`).
-//! - `magic`: written when the header is built, before the block is
-//!   published, and never again. Debug and loom builds read it on every use,
-//!   so the loom model proves the header is visible to every thread that
-//!   bumps into the block.
+//! - `next`: the intrusive link of the region's full list or spare list (a
+//!   block is on at most one). Only touched with the region's lock held (or
+//!   through `&mut RegionAlloc`).
+//! - `magic`: written when the header is built (mapped, or rebuilt when a
+//!   spare block is reused), before the block is published, and never again
+//!   while it is published. Debug and loom builds read it on every use, so
+//!   the loom model proves the header is visible to every thread that bumps
+//!   into the block.
+//!
+//! A block taken off the spare list gets a whole new header
+//! ([`Block::reinit`]) under the region's lock, then is published exactly
+//! like a freshly mapped one.
 //!
 //! # Invariants
 //!
-//! 1. Every byte of the data area is zero when the block is mapped and is
-//!    handed out at most once while the block is mapped (offsets only grow).
-//!    `alloc_slice_zeroed` relies on this instead of writing zeros again.
-//! 2. A block is unmapped only through `&mut RegionAlloc` (`reset`, `Drop`),
-//!    so no thread can hold a pointer into it, or be inside `bump`, then.
+//! 1. Every byte of the data area is zero when the block becomes the
+//!    region's current block (fresh from the OS, or a spare block:
+//!    `RegionAlloc::recycle` zeroes the bytes that were handed out, see
+//!    [`Block::zero_used`]), and is handed out at most once until the next
+//!    reset or recycle (offsets only grow). `alloc_slice_zeroed` relies on
+//!    this instead of writing zeros again.
+//! 2. A block is unmapped, zeroed or given a new header only through
+//!    `&mut RegionAlloc` (`reset`, `recycle`, `Drop`) or, for a spare block,
+//!    which no pointer handed out since the last recycle points into, under
+//!    the region's lock. So no thread can hold a pointer into it, or be
+//!    inside `bump`, then.
 //!
 //! # Why libc's mmap and not memmap2
 //!
@@ -126,7 +138,8 @@ pub(crate) struct Header {
 /// A mapped block, named by its base address (which is also its header).
 ///
 /// `Block` is a plain copyable handle: it does not own the mapping. The
-/// region owns every block it has mapped and unmaps them in `reset`/`Drop`.
+/// region owns every block it has mapped (current, full or spare) and unmaps
+/// them in `reset`/`Drop`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Block(NonNull<Header>);
 
@@ -152,6 +165,59 @@ impl Block {
         // BLOCK_SIZE >= HEADER_SIZE bytes that nothing else references yet.
         unsafe { base.as_ptr().write(header) };
         Some(Block(base))
+    }
+
+    /// Gives a mapped block a fresh header whose first `initial` data bytes
+    /// are taken, as [`Block::map`] does, so a spare block can be published
+    /// like a new one.
+    ///
+    /// # Safety
+    ///
+    /// - The block is mapped, and its data area is all zero (invariant 1:
+    ///   `zero_used` ran since it was last bumped).
+    /// - Nothing else references the block: it is on no list and not
+    ///   `current`, and no pointer into it handed out before the last
+    ///   recycle is used any more (the region guarantees it: the block was
+    ///   unlinked from the spare list under the lock, and recycle took
+    ///   `&mut self`).
+    pub(crate) unsafe fn reinit(self, initial: usize) {
+        debug_assert!(
+            initial <= MAX_ALLOC,
+            "initial {initial} > MAX_ALLOC {MAX_ALLOC}"
+        );
+        // SAFETY: the old header was initialised by `map` or an earlier
+        // `reinit`, and by the caller's contract nothing references it.
+        unsafe { ptr::drop_in_place(self.0.as_ptr()) };
+        let header = Header {
+            off: AtomicUsize::new(initial),
+            used: AtomicUsize::new(0),
+            next: AtomicPtr::new(ptr::null_mut()),
+            magic: UnsafeCell::new(MAGIC),
+        };
+        // SAFETY: the header slot is mapped, aligned, and its old value was
+        // dropped just above; nothing else references it.
+        unsafe { self.0.as_ptr().write(header) };
+    }
+
+    /// Zeroes the bytes of the data area handed out since the header was
+    /// built (`used()`), restoring invariant 1 so the block can be reused.
+    /// Bytes past the high-water mark were never handed out and are still
+    /// zero. Costs one `memset` of the used bytes, instead of the page
+    /// faults and kernel page clearing a fresh mapping would cost.
+    ///
+    /// # Safety
+    ///
+    /// The block is mapped and no pointer into its data area is used during
+    /// or after this call (the caller holds `&mut RegionAlloc`), so every
+    /// `bump` on it has returned and `used()` is exact.
+    pub(crate) unsafe fn zero_used(self) {
+        // SAFETY: the caller keeps the block mapped.
+        let used = unsafe { self.used() };
+        debug_assert!(used <= MAX_ALLOC, "used {used} > MAX_ALLOC {MAX_ALLOC}");
+        // SAFETY: `[data, data + used)` lies inside this block's data area
+        // (used <= MAX_ALLOC), and by the caller's contract nothing else
+        // reads or writes it now.
+        unsafe { self.data().as_ptr().write_bytes(0, used) };
     }
 
     /// Rebuilds a handle from a non-null pointer loaded from `current` or a
@@ -290,7 +356,8 @@ impl Block {
         }
     }
 
-    /// The next block in the full list. Caller holds the region's lock.
+    /// The next block in the full or spare list. Caller holds the region's
+    /// lock.
     ///
     /// # Safety
     ///
@@ -303,8 +370,8 @@ impl Block {
         Block::from_ptr(header.next.load(Ordering::Relaxed))
     }
 
-    /// Links `next` after this block in the full list. Caller holds the
-    /// region's lock.
+    /// Links `next` after this block in the full or spare list. Caller holds
+    /// the region's lock.
     ///
     /// # Safety
     ///
@@ -331,9 +398,10 @@ impl Header {
         }
     }
 
-    /// Checks that the header written by `Block::map` is visible here. A
-    /// no-op in release builds; under loom it is a tracked read that fails
-    /// the model if the header write does not happen-before it.
+    /// Checks that the header written by `Block::map` (or `reinit`) is
+    /// visible here. A no-op in release builds; under loom it is a tracked
+    /// read that fails the model if the header write does not happen-before
+    /// it.
     #[inline(always)]
     fn check_magic(&self) {
         #[cfg(any(loom, debug_assertions))]

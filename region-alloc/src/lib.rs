@@ -13,9 +13,13 @@
 //! - when the block is full, a `#[cold]` slow path takes a mutex, re-checks,
 //!   maps a fresh block, carves the request from it before publishing it, and
 //!   retires the old block;
-//! - nothing is freed individually: [`RegionAlloc::reset`] (or `Drop`) unmaps
-//!   every block, and because it takes `&mut self` the compiler proves no
-//!   allocation outlives it.
+//! - nothing is freed individually: everything is released at once, either
+//!   by [`RegionAlloc::reset`] (or `Drop`), which unmaps every block, or by
+//!   [`RegionAlloc::recycle`], which zeroes the used bytes and keeps the
+//!   blocks mapped on a spare list that the slow path takes from before it
+//!   maps anything (no `mmap`, `munmap` or page faults for a region that is
+//!   filled again and again). Both take `&mut self`, so the compiler proves
+//!   no allocation outlives them.
 //!
 //! Requests are 8-aligned (larger alignments up to [`MAX_ALIGN`] are
 //! honoured) and at most [`MAX_ALLOC`] bytes; anything else, and a failed
@@ -48,8 +52,9 @@
 //!
 //! # Modules
 //!
-//! - `region`: [`RegionAlloc`], its fast and slow paths, and the invariants
-//!   of the protocol (who may touch `current`, how a block is published).
+//! - `region`: [`RegionAlloc`], its fast and slow paths, reset and recycle,
+//!   and the invariants of the protocol (who may touch `current`, where a
+//!   block lives, how a block is published).
 //! - `block`: the block layout, its header fields and who may touch each,
 //!   and the choice of libc `mmap` over memmap2.
 //! - `sync`: std atomics and `Mutex`, or loom's under `cfg(loom)`; the loom

@@ -1,5 +1,7 @@
-//! The region: a current block bumped lock-free, a mutex-guarded list of full
-//! blocks, and the slow path that replaces the current block.
+//! The region: a current block bumped lock-free, mutex-guarded lists of full
+//! and spare blocks, the slow path that replaces the current block, and the
+//! two ways to release everything (`reset` unmaps, `recycle` keeps the
+//! blocks mapped for reuse).
 //!
 //! # Protocol
 //!
@@ -11,12 +13,13 @@
 //!    returned offset leaves room, the range is this thread's alone: done.
 //! 3. Otherwise the block is full: go to the slow path.
 //!
-//! Slow path (`#[cold]`, under the `full` mutex):
+//! Slow path (`#[cold]`, under the `lists` mutex):
 //!
 //! 1. Load `current` again: another thread may have installed a fresh block
 //!    while we waited for the lock ("someone may have gotten here first", as
 //!    Go puts it). Try the bump on it; if that works, return.
-//! 2. Map a new block. If the OS refuses, return
+//! 2. Pop a spare block (left by [`RegionAlloc::recycle`]) and rebuild its
+//!    header; if there is none, map a new block. If the OS refuses, return
 //!    [`AllocError::OutOfMemory`] and change nothing.
 //! 3. Carve this request from the new block *before* publishing it (its
 //!    header starts with `off` = the request's size), so the caller always
@@ -27,14 +30,22 @@
 //! # Invariants
 //!
 //! - **Who may touch `current`.** Any thread may load it. Only the holder of
-//!   the `full` mutex stores to it (slow path step 5), or a caller with
-//!   `&mut self` (`reset`, `Drop`). So at most one new block is installed at
-//!   a time, and a block is retired (pushed to the full list) exactly once.
-//! - **What ordering publishes a block.** `Block::map` writes the whole header
-//!   with plain writes; the Release store to `current` (step 5) pairs with the
-//!   Acquire load in fast path step 1 and slow path step 1, so every thread
-//!   that reaches a block through `current` sees its initialised header. The
-//!   full list needs no ordering of its own: it is only read and written
+//!   the `lists` mutex stores to it (slow path step 5), or a caller with
+//!   `&mut self` (`reset`, `recycle`, `Drop`). So at most one new block is
+//!   installed at a time, and a block is retired (pushed to the full list)
+//!   exactly once each time it was current.
+//! - **Where a block lives.** Every mapped block is in exactly one place:
+//!   `current`, the full list, or the spare list. Blocks move current → full
+//!   (slow path step 4), spare → current (steps 2 and 5), and current/full →
+//!   spare (`recycle`, `&mut self`); `reset` and `Drop` unmap all three.
+//! - **What ordering publishes a block.** `Block::map` (or `Block::reinit`
+//!   for a spare block) writes the whole header with plain writes; the
+//!   Release store to `current` (step 5) pairs with the Acquire load in fast
+//!   path step 1 and slow path step 1, so every thread that reaches a block
+//!   through `current` sees its initialised header. The zeros `recycle`
+//!   writes are ordered before any reuse by `&mut self` (whatever shares the
+//!   region with threads again synchronises with them) and by the lock. The
+//!   lists need no ordering of their own: they are only read and written
 //!   under the mutex.
 //! - **Why a thread that loses the race wastes at most its own request.**
 //!   Offsets only grow. Of the failed adds on a block, exactly one starts
@@ -47,9 +58,10 @@
 //!   which makes them its crosser). So per block the waste is less than one
 //!   request, and no request is ever lost.
 //! - **Blocks outlive every pointer into them.** Blocks are unmapped only by
-//!   `reset(&mut self)` and `Drop`. Every pointer handed out comes from a
-//!   `&self` call, so the borrow checker proves no allocation (and no thread
-//!   inside `alloc`) is alive then. Go's `traceRegionAlloc.drop` can only
+//!   `reset(&mut self)` and `Drop`, and zeroed for reuse only by
+//!   `recycle(&mut self)`. Every pointer handed out comes from a `&self`
+//!   call, so the borrow checker proves no allocation (and no thread inside
+//!   `alloc`) is alive then. Go's `traceRegionAlloc.drop` can only
 //!   document "not safe to call concurrently" and check a `dropping` flag at
 //!   run time (`throw("traceRegion: alloc with concurrent drop")`); here the
 //!   compiler enforces it, so there is no flag and no check on the fast path.
@@ -70,11 +82,14 @@ use crate::sync::{AtomicPtr, Mutex, MutexGuard, Ordering};
 
 /// A thread-safe bump-pointer region allocator: memory comes in 64 KiB blocks
 /// mapped from the OS, is handed out by bumping an offset, and is released
-/// all at once by [`reset`](RegionAlloc::reset) or `Drop`.
+/// all at once by [`reset`](RegionAlloc::reset) (blocks unmapped),
+/// [`recycle`](RegionAlloc::recycle) (blocks kept mapped for the next
+/// allocations) or `Drop`.
 ///
 /// Allocation takes `&self` and is lock-free on the fast path (one atomic
-/// `fetch_add`); the memory stays valid until the region is reset or dropped,
-/// which takes `&mut self`. Individual allocations are never freed.
+/// `fetch_add`); the memory stays valid until the region is reset, recycled
+/// or dropped, which takes `&mut self`. Individual allocations are never
+/// freed.
 ///
 /// # Examples
 ///
@@ -94,26 +109,70 @@ use crate::sync::{AtomicPtr, Mutex, MutexGuard, Ordering};
 /// ```
 pub struct RegionAlloc {
     /// The block fast-path allocations bump into; null until the first
-    /// allocation and after `reset`. Loaded by any thread (Acquire); stored
-    /// only under `full`'s lock (Release) or through `&mut self`.
+    /// allocation and after `reset`/`recycle`. Loaded by any thread
+    /// (Acquire); stored only under `lists`' lock (Release) or through
+    /// `&mut self`.
     current: AtomicPtr<Header>,
-    /// Blocks retired from `current`. The mutex is also the slow-path lock:
-    /// holding it is the right to store `current`.
-    full: Mutex<FullList>,
+    /// Blocks retired from `current`, and spare blocks. The mutex is also the
+    /// slow-path lock: holding it is the right to store `current`.
+    lists: Mutex<Lists>,
 }
 
-/// The retired blocks, linked through their headers' `next` field.
-struct FullList {
-    /// Most recently retired block.
+/// The blocks that are mapped but not `current`.
+struct Lists {
+    /// Blocks retired from `current`, holding live allocations.
+    full: List,
+    /// Blocks released by `recycle`: mapped, data area zero, handed out to
+    /// no one; the slow path reuses them before mapping new ones.
+    spare: List,
+}
+
+/// A stack of blocks linked through their headers' `next` field.
+struct List {
+    /// Most recently pushed block.
     head: Option<Block>,
     /// Number of blocks in the list.
     len: usize,
 }
 
-// SAFETY: `FullList` only names blocks (raw pointers to mappings owned by the
+// SAFETY: `Lists` only names blocks (raw pointers to mappings owned by the
 // region, not by the thread); its contents are accessed only under the mutex
 // or through `&mut RegionAlloc`, so moving it between threads is sound.
-unsafe impl Send for FullList {}
+unsafe impl Send for Lists {}
+
+impl List {
+    /// An empty list.
+    const EMPTY: List = List { head: None, len: 0 };
+
+    /// Pushes `block`. Caller holds the region's lock (or `&mut` region).
+    ///
+    /// # Safety
+    ///
+    /// `block` is mapped, owned by this region, and on no list.
+    unsafe fn push(&mut self, block: Block) {
+        // SAFETY: the caller keeps `block` mapped; we hold the lock that
+        // guards `next`.
+        unsafe { block.set_next(self.head) };
+        self.head = Some(block);
+        self.len += 1;
+    }
+
+    /// Pops the most recently pushed block. Caller holds the region's lock
+    /// (or `&mut` region).
+    fn pop(&mut self) -> Option<Block> {
+        let block = self.head?;
+        // SAFETY: every block on a list is mapped and owned by the region,
+        // and we hold the lock that guards `next`.
+        self.head = unsafe { block.next() };
+        self.len -= 1;
+        Some(block)
+    }
+
+    /// Pops every block, most recently pushed first.
+    fn drain(&mut self) -> impl Iterator<Item = Block> + '_ {
+        core::iter::from_fn(|| self.pop())
+    }
+}
 
 /// A snapshot of a region's memory use, from [`RegionAlloc::stats`].
 ///
@@ -122,14 +181,16 @@ unsafe impl Send for FullList {}
 /// is a snapshot that may lag by those allocations.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Stats {
-    /// Blocks currently mapped (the current block plus the full ones).
+    /// Blocks currently mapped: the current block, the full ones, and the
+    /// spare ones kept by [`RegionAlloc::recycle`] (mapped, holding no
+    /// allocation).
     pub blocks_mapped: usize,
     /// Bytes handed out from the blocks' data areas: each request's size
     /// rounded up to 8, plus alignment padding for requests aligned to more
     /// than 8. Zero-size requests take nothing. The unused tail of a full
-    /// block is not counted.
+    /// block is not counted, nor is anything in a spare block.
     pub bytes_allocated: usize,
-    /// Bytes mapped from the OS, headers included:
+    /// Bytes mapped from the OS, headers included, spare blocks included:
     /// `blocks_mapped * BLOCK_SIZE`.
     pub bytes_reserved: usize,
 }
@@ -149,7 +210,10 @@ impl RegionAlloc {
     pub const fn new() -> RegionAlloc {
         RegionAlloc {
             current: AtomicPtr::new(ptr::null_mut()),
-            full: Mutex::new(FullList { head: None, len: 0 }),
+            lists: Mutex::new(Lists {
+                full: List::EMPTY,
+                spare: List::EMPTY,
+            }),
         }
     }
 
@@ -160,7 +224,10 @@ impl RegionAlloc {
     pub fn new() -> RegionAlloc {
         RegionAlloc {
             current: AtomicPtr::new(ptr::null_mut()),
-            full: Mutex::new(FullList { head: None, len: 0 }),
+            lists: Mutex::new(Lists {
+                full: List::EMPTY,
+                spare: List::EMPTY,
+            }),
         }
     }
 
@@ -168,7 +235,8 @@ impl RegionAlloc {
     ///
     /// The returned pointer is aligned to `max(layout.align(), 8)` and valid
     /// for reads and writes of `layout.size()` bytes until the region is
-    /// [reset](RegionAlloc::reset) or dropped. Its contents are unspecified.
+    /// [reset](RegionAlloc::reset), [recycled](RegionAlloc::recycle) or
+    /// dropped. Its contents are unspecified.
     ///
     /// A zero-size request takes no memory and maps nothing: it returns a
     /// non-null, suitably aligned dangling pointer that must not be read or
@@ -255,14 +323,15 @@ impl RegionAlloc {
         self.alloc_aligned(layout.size(), align)
     }
 
-    /// The slow path: re-check `current` under the lock, else map a new block,
-    /// carve this request from it, retire the old one and publish the new.
+    /// The slow path: re-check `current` under the lock, else take a spare
+    /// block or map a new one, carve this request from it, retire the old
+    /// one and publish the new.
     /// `size` is already rounded to a multiple of 8 in `1..=MAX_ALLOC`, and
     /// `align` is a power of two in `8..=MAX_ALIGN`.
     #[cold]
     #[inline(never)]
     fn alloc_slow(&self, size: usize, align: usize) -> Result<NonNull<u8>, AllocError> {
-        let mut full = self.lock_full();
+        let mut lists = self.lock_lists();
 
         // Check again under the lock: someone may have installed a fresh block
         // while we waited. Acquire pairs with the Release store below, made by
@@ -276,17 +345,26 @@ impl RegionAlloc {
             }
         }
 
-        // Map a new block with this request already carved from its start
-        // (offset 0 is MAX_ALIGN-aligned), so we always make progress. On
-        // failure nothing has changed.
-        let fresh = Block::map(size).ok_or(AllocError::OutOfMemory)?;
+        // Take a spare block, or map a new one, with this request already
+        // carved from its start (offset 0 is MAX_ALIGN-aligned), so we always
+        // make progress. On failure nothing has changed.
+        let fresh = match lists.spare.pop() {
+            Some(block) => {
+                // SAFETY: a spare block is mapped and its data area was zeroed
+                // by `recycle`; popping it under the lock made it ours alone
+                // (on no list, not `current`), and every pointer into it died
+                // with `recycle`'s `&mut self` borrow.
+                unsafe { block.reinit(size) };
+                block
+            }
+            None => Block::map(size).ok_or(AllocError::OutOfMemory)?,
+        };
 
         // Retire the old block to the full list (we hold the lock).
         if let Some(block) = old {
-            // SAFETY: `block` is mapped (owned by this region until &mut self).
-            unsafe { block.set_next(full.head) };
-            full.head = Some(block);
-            full.len += 1;
+            // SAFETY: `block` is mapped (owned by this region until &mut
+            // self), and it was `current`, so it is on no list.
+            unsafe { lists.full.push(block) };
         }
 
         // Publish the new block: its header was fully written by `map`.
@@ -359,7 +437,8 @@ impl RegionAlloc {
         Ok(slice)
     }
 
-    /// Unmaps every block and leaves the region empty and reusable, as after
+    /// Unmaps every block (spare ones from [`recycle`](RegionAlloc::recycle)
+    /// too) and leaves the region empty and reusable, as after
     /// [`new`](RegionAlloc::new).
     ///
     /// Takes `&mut self`, so the borrow checker proves that no allocation from
@@ -378,24 +457,73 @@ impl RegionAlloc {
     /// # Ok::<(), region_alloc::AllocError>(())
     /// ```
     pub fn reset(&mut self) {
-        // &mut self: no other thread can touch `current` or the list now.
+        // &mut self: no other thread can touch `current` or the lists now.
         let current = Block::from_ptr(self.current.swap(ptr::null_mut(), Ordering::Relaxed));
-        let mut full = self.lock_full();
-        let mut next = full.head.take();
-        full.len = 0;
-        drop(full);
-        while let Some(block) = next {
-            // SAFETY: every block on the list is mapped and owned by this
-            // region.
-            next = unsafe { block.next() };
-            // SAFETY: mapped by `Block::map`, unlinked above so unmapped once,
-            // and `&mut self` proves no pointer into it is still usable.
+        let lists = self.lists.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let blocks = current
+            .into_iter()
+            .chain(lists.full.drain())
+            .chain(lists.spare.drain());
+        for block in blocks {
+            // SAFETY: mapped by `Block::map`; taken from `current` (swapped to
+            // null) or popped off its list, so unmapped once; and `&mut self`
+            // proves no pointer into it is still usable.
             unsafe { block.unmap() };
         }
-        if let Some(block) = current {
-            // SAFETY: as above; `current` was swapped to null, so this block
-            // is unmapped once.
-            unsafe { block.unmap() };
+    }
+
+    /// Releases every allocation, like [`reset`](RegionAlloc::reset), but
+    /// keeps the blocks mapped: they go on a spare list, and the next
+    /// allocations are carved from them before any new block is mapped.
+    ///
+    /// Use it when a region is filled again and again (the tracer's
+    /// per-generation arenas): a reused block costs no `mmap`/`munmap` and
+    /// no page faults. In exchange, `recycle` writes zeros over the bytes
+    /// that were handed out (so that
+    /// [`alloc_slice_zeroed`](RegionAlloc::alloc_slice_zeroed) still needs
+    /// no zeroing of its own), and the blocks stay mapped until
+    /// [`reset`](RegionAlloc::reset) or `Drop`: a region that is only ever
+    /// recycled holds as many blocks as it needed at its peak.
+    /// [`Stats::blocks_mapped`] and [`Stats::bytes_reserved`] count the
+    /// spare blocks.
+    ///
+    /// Takes `&mut self`, for the same reason as `reset`: no allocation from
+    /// this region can still be in use, and no thread can be allocating.
+    ///
+    /// ```
+    /// use region_alloc::RegionAlloc;
+    ///
+    /// let mut region = RegionAlloc::new();
+    /// let first = region.alloc_slice_zeroed(100)?;
+    /// first.fill(0xff);
+    /// let first = first.as_ptr();
+    /// region.recycle();
+    /// let stats = region.stats();
+    /// assert_eq!(stats.blocks_mapped, 1); // still mapped...
+    /// assert_eq!(stats.bytes_allocated, 0); // ...but holding nothing
+    ///
+    /// // The next allocation reuses the same memory, zeroed again.
+    /// let again = region.alloc_slice_zeroed(100)?;
+    /// assert_eq!(again.as_ptr(), first);
+    /// assert!(again.iter().all(|&b| b == 0));
+    /// assert_eq!(region.stats().blocks_mapped, 1); // nothing new mapped
+    /// # Ok::<(), region_alloc::AllocError>(())
+    /// ```
+    pub fn recycle(&mut self) {
+        // &mut self: no other thread can touch `current` or the lists now.
+        let current = Block::from_ptr(self.current.swap(ptr::null_mut(), Ordering::Relaxed));
+        let lists = self.lists.get_mut().unwrap_or_else(PoisonError::into_inner);
+        // The current block goes on top, so the block touched last (likely
+        // still in cache) is reused first.
+        let Lists { full, spare } = lists;
+        for block in full.drain().chain(current) {
+            // SAFETY: the block is mapped and owned by this region, and
+            // `&mut self` proves no pointer into it is still usable and every
+            // bump on it has returned (so `used` is exact).
+            unsafe { block.zero_used() };
+            // SAFETY: mapped, owned, and popped off `full` or taken from
+            // `current` (swapped to null), so on no list.
+            unsafe { spare.push(block) };
         }
     }
 
@@ -418,17 +546,21 @@ impl RegionAlloc {
     /// ```
     pub fn stats(&self) -> Stats {
         let mut stats = Stats::default();
-        self.for_each_block(|block| {
+        let spare = self.for_each_block(|block| {
             stats.blocks_mapped += 1;
             // SAFETY: `for_each_block` only yields mapped blocks, under the lock.
             stats.bytes_allocated += unsafe { block.used() };
         });
+        // Spare blocks are mapped but hold nothing.
+        stats.blocks_mapped += spare;
         stats.bytes_reserved = stats.blocks_mapped * crate::BLOCK_SIZE;
         stats
     }
 
     /// Whether `ptr` points into the data area of a block this region has
-    /// mapped. Takes the lock and walks the blocks (O(blocks)): meant for
+    /// handed memory out of (the current and full blocks; spare blocks from
+    /// [`recycle`](RegionAlloc::recycle) hold no allocation and are not
+    /// searched). Takes the lock and walks the blocks (O(blocks)): meant for
     /// debug assertions and tests. Dangling pointers from zero-size requests
     /// are not contained.
     ///
@@ -447,15 +579,16 @@ impl RegionAlloc {
         found
     }
 
-    /// Calls `f` on every mapped block (current first), holding the lock so
-    /// the set of blocks cannot change meanwhile.
-    fn for_each_block(&self, mut f: impl FnMut(Block)) {
-        let full = self.lock_full();
+    /// Calls `f` on every block that holds allocations (current first, then
+    /// the full list), holding the lock so the set of blocks cannot change
+    /// meanwhile, and returns the number of spare blocks.
+    fn for_each_block(&self, mut f: impl FnMut(Block)) -> usize {
+        let lists = self.lock_lists();
         // Acquire pairs with the Release publish (also ordered by the lock).
         if let Some(block) = Block::from_ptr(self.current.load(Ordering::Acquire)) {
             f(block);
         }
-        let mut next = full.head;
+        let mut next = lists.full.head;
         let mut seen = 0;
         while let Some(block) = next {
             f(block);
@@ -464,15 +597,16 @@ impl RegionAlloc {
             // and we hold the lock, so the list cannot change.
             next = unsafe { block.next() };
         }
-        debug_assert_eq!(seen, full.len, "full list length out of sync");
+        debug_assert_eq!(seen, lists.full.len, "full list length out of sync");
+        lists.spare.len
     }
 
-    /// Locks the full list. Nothing panics while the lock is held (mapping
-    /// failures are values), but if a panic ever did, the list is only
+    /// Locks the block lists. Nothing panics while the lock is held (mapping
+    /// failures are values), but if a panic ever did, the lists are only
     /// changed after every fallible step, so a poisoned lock is still
     /// consistent and we take it anyway.
-    fn lock_full(&self) -> MutexGuard<'_, FullList> {
-        self.full.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock_lists(&self) -> MutexGuard<'_, Lists> {
+        self.lists.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -500,7 +634,8 @@ impl Default for RegionAlloc {
 }
 
 impl Drop for RegionAlloc {
-    /// Unmaps every block, like [`reset`](RegionAlloc::reset).
+    /// Unmaps every block (spare ones too), like
+    /// [`reset`](RegionAlloc::reset).
     fn drop(&mut self) {
         self.reset();
     }

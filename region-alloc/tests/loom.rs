@@ -1,5 +1,5 @@
 //! Loom models of the region protocol: a bump racing the installation of a
-//! new block.
+//! new block, fresh or taken from the spare list after a recycle.
 //!
 //! Under `cfg(loom)` a block holds 128 data bytes, so two or three requests
 //! cross a block boundary. Each model checks, over every interleaving loom
@@ -10,7 +10,9 @@
 //!   reads the header's `magic` through a loom `UnsafeCell` on each use, so a
 //!   publish that does not happen-before the use fails the model;
 //! - stats are exact after the threads join (the crosser protocol for
-//!   `used`), and the number of blocks is what the sizes force.
+//!   `used`), and the number of blocks is what the sizes force;
+//! - a recycled block, given a new header under the lock and published, is
+//!   seen whole (header and zeroed data) by the thread that bumps into it.
 //!
 //! Run with:
 //! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=target/loom
@@ -139,5 +141,47 @@ fn reset_after_concurrent_use() {
         let again = alloc_tagged(&region, 8, 3);
         check(&region, vec![again]);
         assert_eq!(region.stats().blocks_mapped, 1);
+    });
+}
+
+/// Two blocks are filled and recycled; then two threads race to allocate more
+/// than half a block each, so each needs a block of its own. Both must come
+/// off the spare list (nothing new is mapped), with a rebuilt header and a
+/// zeroed data area visible to the other thread that may bump into it.
+#[test]
+fn two_threads_allocate_into_a_recycled_region() {
+    loom::model(|| {
+        let mut region = RegionAlloc::new();
+        alloc_tagged(&region, MAX_ALLOC, 1);
+        alloc_tagged(&region, MAX_ALLOC, 2);
+        region.recycle();
+        assert_eq!(region.stats().blocks_mapped, 2);
+        assert_eq!(region.stats().bytes_allocated, 0);
+
+        let region = Arc::new(region);
+        let zeroed_tagged = |region: &RegionAlloc, tag: u8| -> Range {
+            let buf = region
+                .alloc_slice_zeroed(72)
+                .expect("loom model allocation");
+            assert!(buf.iter().all(|&b| b == 0), "recycled block not zeroed");
+            buf.fill(tag);
+            (buf.as_ptr() as usize, buf.len(), tag)
+        };
+        let r = region.clone();
+        let t = thread::spawn(move || zeroed_tagged(&r, 3));
+        let mine = zeroed_tagged(&region, 4);
+        let theirs = t.join().unwrap();
+
+        check(&region, vec![mine, theirs]);
+        let stats = region.stats();
+        assert_eq!(
+            stats.blocks_mapped, 2,
+            "mapped instead of reusing: {stats:?}"
+        );
+        assert_eq!(stats.bytes_allocated, 2 * 72, "{stats:?}");
+
+        let mut region = Arc::try_unwrap(region).unwrap_or_else(|_| panic!("thread joined"));
+        region.reset();
+        assert_eq!(region.stats().blocks_mapped, 0);
     });
 }
