@@ -2,6 +2,11 @@
 //! from a `region_alloc::RegionAlloc` and released together when the
 //! generation has been written.
 //!
+//! Released, not unmapped: [`Arena::reset`] recycles the region, so the
+//! writer's spare arena serves generation g+2 from the blocks generation g
+//! used, already mapped and faulted in. Unmapping them instead made every
+//! batch a fresh `mmap` and every 4 KiB of trace a page fault.
+//!
 //! Invariants: every pointer handed out ([`Arena::alloc_batch`],
 //! [`Arena::alloc_str`]) stays valid until [`Arena::reset`] or drop, and is
 //! never handed out twice before a reset. Reset and drop take `&mut self`, so
@@ -99,9 +104,26 @@ impl Arena {
         })
     }
 
-    /// Releases everything handed out since the last reset.
+    /// Releases everything handed out since the last reset, keeping the
+    /// memory mapped for the next generation (`RegionAlloc::recycle`: the
+    /// used bytes are zeroed, so batches still start zero-filled).
+    ///
+    /// Memory stays bounded because the writer (`writer.rs`) keeps at most
+    /// two arenas in rotation, the current generation's and one spare, and
+    /// an arena holds as many 64 KiB blocks as the largest generation it
+    /// served needed. Each batch takes a whole block (`BATCH_CAP` is
+    /// `MAX_ALLOC`), and a generation is closed after `GEN_PERIOD` (1 s) or
+    /// once `GEN_MAX_BYTES` (4 MiB) of batches were written; so a busy
+    /// generation holds about 4 MiB of full batches plus the batches Ms fill
+    /// before the writer notices and flips, one open batch per M, and its
+    /// strings. (If the writer still shares a finished generation when it
+    /// flips, it opens a new arena and the old one is unmapped when its last
+    /// batch is dropped.) Nothing is returned to the OS while tracing runs;
+    /// all of it is when tracing stops: the writer thread returns, dropping
+    /// its spare arena and its reference to the last generation, and
+    /// dropping an arena unmaps its blocks (`RegionAlloc`'s `Drop`).
     pub(crate) fn reset(&mut self) {
-        self.region.reset();
+        self.region.recycle();
     }
 }
 
