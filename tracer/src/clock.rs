@@ -7,9 +7,12 @@
 //! - Per-M monotonicity is not this module's job: each M clamps its stamps to
 //!   its previous one (see `emit.rs`).
 //!
-//! Why the TSC: `rdtsc` costs 16.7 ns here versus ~41 ns for `clock_gettime`
-//! (see `docs/trace-format.md` for the measurement), and the tracer reads the
-//! clock once per event. The TSC is used only when CPUID
+//! Why the TSC: back to back, `rdtsc` costs 9.9 ns here (`cargo bench
+//! --bench tracer -- trace_clock`) versus ~26-41 ns for `clock_gettime`
+//! (see `docs/trace-format.md`), and the tracer reads the clock once per
+//! event (once per task switch with `go_start_next`). Between other work it
+//! costs less: out-of-order execution overlaps most of it (measured in
+//! `docs/benchmarks.md`). The TSC is used only when CPUID
 //! reports it invariant (constant rate, not stopped in deep C-states);
 //! otherwise the tracer falls back to nanoseconds since process start.
 //! TSC ticks are shifted right by [`TSC_SHIFT`] (64 cycles, ~25 ns at this
