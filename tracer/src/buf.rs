@@ -88,10 +88,10 @@ pub(crate) fn varint(buf: &mut [u8], mut pos: usize, mut v: u64) -> usize {
 
 /// Writes `v` as LEB128 at `p`; returns the pointer after it.
 ///
-/// Values below 2^21 (one to three bytes: timestamp deltas, sequence
-/// numbers, string and stack IDs, most task IDs) are written without a
-/// loop, as one unaligned 1-, 2- or 4-byte store; longer ones go through
-/// the byte loop.
+/// Values below 2^28 (one to four bytes: timestamp deltas, sequence
+/// numbers, string and stack IDs, task IDs, most heap sizes in HeapAlloc)
+/// are written without a loop, as one unaligned 1-, 2- or 4-byte store;
+/// longer ones go through the byte loop.
 ///
 /// # Safety
 /// `p` must be valid for writing 10 bytes (the longest LEB128 of a `u64`).
@@ -115,6 +115,14 @@ unsafe fn put_varint(p: *mut u8, v: u64) -> *mut u8 {
                 | ((v >> 14) as u32) << 16;
             p.cast::<[u8; 4]>().write_unaligned(w.to_le_bytes());
             p.add(3)
+        } else if v < 1 << 28 {
+            let w = (v & 0x7f) as u32
+                | 0x80
+                | (((v >> 7) & 0x7f) as u32 | 0x80) << 8
+                | (((v >> 14) & 0x7f) as u32 | 0x80) << 16
+                | ((v >> 21) as u32) << 24;
+            p.cast::<[u8; 4]>().write_unaligned(w.to_le_bytes());
+            p.add(4)
         } else {
             put_varint_loop(p, v)
         }
@@ -336,7 +344,19 @@ mod tests {
 
     #[test]
     fn unrolled_varint_matches_the_byte_loop() {
-        let edges = [0u64, 1, 127, 128, 300, 16_383, 16_384, 2_097_151, 2_097_152];
+        let edges = [
+            0u64,
+            1,
+            127,
+            128,
+            300,
+            16_383,
+            16_384,
+            2_097_151,
+            2_097_152,
+            (1 << 28) - 1,
+            1 << 28,
+        ];
         let more = (0..64)
             .map(|b| 1u64 << b)
             .chain((1..64).map(|b| (1u64 << b) - 1));
