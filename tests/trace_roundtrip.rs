@@ -333,3 +333,49 @@ fn spawns_from_threads_without_a_p_use_one_foreign_p_per_thread() {
     assert_ne!(starts[0], starts[2], "another thread gets its own");
     go_parse(&path);
 }
+
+#[test]
+fn block_on_woken_by_many_threads_at_once() {
+    use futures_channel::mpsc;
+    let _s = serial();
+    let path = trace_path("block-on-wakers");
+    let rt = runtime();
+    spool::trace::start_file(&path).unwrap();
+    // The main task blocks on a channel that four plain threads feed at
+    // once: their wakes race each other (BLOCKED -> WAKING is won by one)
+    // and the main task's own re-polls.
+    const THREADS: usize = 4;
+    const PER: usize = 2_000;
+    let (tx, mut rx) = mpsc::unbounded::<usize>();
+    let feeders: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for i in 0..PER {
+                    tx.unbounded_send(t * PER + i).unwrap();
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    let sum = rt.block_on(async move {
+        use futures_lite::StreamExt;
+        let mut sum = 0;
+        while let Some(v) = rx.next().await {
+            sum += v;
+        }
+        sum
+    });
+    for f in feeders {
+        f.join().unwrap();
+    }
+    spool::trace::stop().unwrap();
+    let n = THREADS * PER;
+    assert_eq!(sum, n * (n - 1) / 2);
+    let c = read_timeline(&path).check();
+    // The main task: created, destroyed, and started once per time it
+    // became runnable; each of its GoUnblocks followed a GoBlock.
+    assert_tasks_complete(&c, 1);
+    assert!(c.unblocks <= c.blocks, "{c:?}");
+    go_parse(&path);
+}
