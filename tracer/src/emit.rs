@@ -198,23 +198,17 @@ fn foreign_create(s: &mut Section<'_>, id: u64, site: SpawnSite) {
 /// status once per later generation, nothing otherwise.
 fn hold_foreign(s: &mut Section<'_>) {
     let m = s.m;
-    let p = m.foreign_p.get();
-    if m.foreign_held.get() == BASE_GEN.load(Ordering::Relaxed) {
-        if m.foreign_gen.get() != s.generation {
-            // Still held, in a new generation: restate it (binds it to us).
-            s.event(ev::PROC_STATUS, &[p, PROC_RUNNING]);
-            m.foreign_slot
-                .store(pack(s.generation, 0), Ordering::Relaxed);
-            m.foreign_gen.set(s.generation);
-        }
+    if holds_foreign(m) {
+        restate_foreign(s);
         return;
     }
-    let p = if p == crate::m::NONE_CELL {
-        let p = NEXT_FOREIGN.fetch_add(1, Ordering::Relaxed);
-        m.foreign_p.set(p);
-        p
-    } else {
-        p
+    let p = match m.foreign_p.get() {
+        crate::m::NONE_CELL => {
+            let p = NEXT_FOREIGN.fetch_add(1, Ordering::Relaxed);
+            m.foreign_p.set(p);
+            p
+        }
+        p => p,
     };
     // Only this thread touches its foreign P's slot.
     let q = next_seq_owned(&m.foreign_slot, s.generation);
@@ -223,23 +217,33 @@ fn hold_foreign(s: &mut Section<'_>) {
     }
     s.event(ev::PROC_START, &[p, q.seq]);
     m.foreign_held.set(BASE_GEN.load(Ordering::Relaxed));
-    m.foreign_gen.set(s.generation);
 }
 
 /// Stops this M's foreign pseudo-P if it holds one in this trace: called
 /// before the M starts any other P (the format binds one P to an M).
 fn drop_foreign(s: &mut Section<'_>) {
-    let m = s.m;
-    if m.foreign_held.get() != BASE_GEN.load(Ordering::Relaxed) {
+    if !holds_foreign(s.m) {
         return;
     }
-    if m.foreign_gen.get() != s.generation {
+    restate_foreign(s);
+    s.event(ev::PROC_STOP, &[]);
+    s.m.foreign_held.set(0);
+}
+
+/// Whether this M holds its foreign pseudo-P in the current trace.
+fn holds_foreign(m: &MLocal) -> bool {
+    m.foreign_held.get() == BASE_GEN.load(Ordering::Relaxed)
+}
+
+/// Writes the held foreign P's `Running` status if this generation has not
+/// seen it yet (the slot's generation is that of its last start or status).
+fn restate_foreign(s: &mut Section<'_>) {
+    let m = s.m;
+    if slot_gen(m.foreign_slot.load(Ordering::Relaxed)) != s.generation {
         s.event(ev::PROC_STATUS, &[m.foreign_p.get(), PROC_RUNNING]);
         m.foreign_slot
             .store(pack(s.generation, 0), Ordering::Relaxed);
     }
-    s.event(ev::PROC_STOP, &[]);
-    m.foreign_held.set(0);
 }
 
 pub(crate) fn go_start(id: u64, state: &GoTraceState, site: SpawnSite) {

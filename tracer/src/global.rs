@@ -115,23 +115,27 @@ pub(crate) fn next_seq(slot: &AtomicU64, generation: u64) -> Seq {
     // on this resource (possibly on another M), which happened before ours.
     let mut cur = slot.load(Ordering::Acquire);
     loop {
-        let (new, seq) = if slot_gen(cur) == generation {
-            let seq = (cur & SEQ_MASK) + 1;
-            (pack(generation, seq), seq)
-        } else {
-            (pack(generation, 1), 1)
-        };
+        let (new, q) = advance(cur, generation);
         // Claim the next number (and, on a generation change, the status).
         match slot.compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => {
-                return Seq {
-                    seq,
-                    needs_status: slot_gen(cur) != generation,
-                };
-            }
+            Ok(_) => return q,
             Err(actual) => cur = actual,
         }
     }
+}
+
+/// The slot value after `cur` for an event in `generation`, and what the
+/// event gets: the next sequence number, or 1 and the duty to write the
+/// status first when `cur` belongs to an older generation.
+#[inline(always)]
+fn advance(cur: u64, generation: u64) -> (u64, Seq) {
+    let fresh = slot_gen(cur) != generation;
+    let seq = if fresh { 1 } else { (cur & SEQ_MASK) + 1 };
+    let q = Seq {
+        seq,
+        needs_status: fresh,
+    };
+    (pack(generation, seq), q)
 }
 
 /// [`next_seq`] for a resource the calling thread owns for the moment (the
@@ -142,14 +146,9 @@ pub(crate) fn next_seq(slot: &AtomicU64, generation: u64) -> Seq {
 /// hand-off.
 #[inline(always)]
 pub(crate) fn next_seq_owned(slot: &AtomicU64, generation: u64) -> Seq {
-    let cur = slot.load(Ordering::Acquire);
-    let fresh = slot_gen(cur) != generation;
-    let seq = if fresh { 1 } else { (cur & SEQ_MASK) + 1 };
-    slot.store(pack(generation, seq), Ordering::Release);
-    Seq {
-        seq,
-        needs_status: fresh,
-    }
+    let (new, q) = advance(slot.load(Ordering::Acquire), generation);
+    slot.store(new, Ordering::Release);
+    q
 }
 
 /// Claims the status of a resource for `generation` without an event that

@@ -184,12 +184,11 @@ pub(crate) struct MLocal {
     pub(crate) borrow: Cell<Option<Borrow>>,
     /// This thread's foreign pseudo-P (`emit.rs`), [`NONE_CELL`] until it
     /// first spawns without a P; its sequence slot (touched by this thread
-    /// only); the `BASE_GEN` of the trace in which this M holds it (0 =
-    /// not held); the generation of its last `ProcStart`/status.
+    /// only; its generation is that of the P's last start or status); the
+    /// `BASE_GEN` of the trace in which this M holds it (0 = not held).
     pub(crate) foreign_p: Cell<u64>,
     pub(crate) foreign_slot: AtomicU64,
     pub(crate) foreign_held: Cell<u64>,
-    pub(crate) foreign_gen: Cell<u64>,
     /// `BASE_GEN` of the trace in which this thread opened a stop-the-world
     /// range (`STWBegin`) not yet closed; 0 = none.
     pub(crate) stw: Cell<u64>,
@@ -225,7 +224,6 @@ impl MLocal {
             foreign_p: Cell::new(NONE_CELL),
             foreign_slot: AtomicU64::new(0),
             foreign_held: Cell::new(0),
-            foreign_gen: Cell::new(0),
             stw: Cell::new(0),
             end_of_run: Cell::new(0),
             cache: [const { Cell::new(EMPTY_ENTRY) }; CACHE_SLOTS],
