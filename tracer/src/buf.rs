@@ -20,38 +20,9 @@ use std::sync::Arc;
 
 use crate::generation::Generation;
 
-/// Event type bytes of the `go 1.22 trace` format (`tracev2/events.go`).
-#[allow(dead_code)] // The full table, including types we only read.
-pub(crate) mod ev {
-    pub const BATCH: u8 = 1;
-    pub const STACKS: u8 = 2;
-    pub const STACK: u8 = 3;
-    pub const STRINGS: u8 = 4;
-    pub const STRING: u8 = 5;
-    pub const FREQUENCY: u8 = 8;
-    pub const PROCS_CHANGE: u8 = 9;
-    pub const PROC_START: u8 = 10;
-    pub const PROC_STOP: u8 = 11;
-    pub const PROC_STATUS: u8 = 13;
-    pub const GO_CREATE: u8 = 14;
-    pub const GO_START: u8 = 16;
-    pub const GO_DESTROY: u8 = 17;
-    pub const GO_STOP: u8 = 19;
-    pub const GO_BLOCK: u8 = 20;
-    pub const GO_UNBLOCK: u8 = 21;
-    pub const GO_STATUS: u8 = 25;
-    pub const STW_BEGIN: u8 = 26;
-    pub const STW_END: u8 = 27;
-    pub const GC_BEGIN: u8 = 29;
-    pub const GC_END: u8 = 30;
-    pub const HEAP_ALLOC: u8 = 37;
-    pub const GO_LABEL: u8 = 39;
-    pub const USER_TASK_BEGIN: u8 = 40;
-    pub const USER_TASK_END: u8 = 41;
-    pub const USER_REGION_BEGIN: u8 = 42;
-    pub const USER_REGION_END: u8 = 43;
-    pub const USER_LOG: u8 = 44;
-}
+/// Event type bytes of the format: the reader's table (one source for
+/// the writer, the reader and the tests).
+pub(crate) use crate::read::ty as ev;
 
 /// The 16-byte file header (format version 1.22).
 pub(crate) const FILE_HEADER: &[u8; 16] = b"go 1.22 trace\0\0\0";
@@ -204,7 +175,7 @@ impl Batch {
         let base_time = b.generation.file_time(ts);
         let buf = b.bytes_mut();
         let mut pos = 0;
-        buf[pos] = ev::BATCH;
+        buf[pos] = ev::EVENT_BATCH;
         pos += 1;
         pos = varint(buf, pos, file_gen);
         pos = varint(buf, pos, m);

@@ -271,7 +271,7 @@ impl Generation {
 
     /// Frames `payload` as a batch of M = -1.
     pub(crate) fn push_batch(&self, payload: &[u8], ts: u64, out: &mut Vec<u8>) {
-        out.push(ev::BATCH);
+        out.push(ev::EVENT_BATCH);
         buf::push_varint(out, self.file_gen);
         buf::push_varint(out, buf::NONE);
         buf::push_varint(out, self.file_time(ts));

@@ -25,7 +25,8 @@ pub type TaskId = u64;
 /// The "-1" of the format: no thread / proc / goroutine / task.
 pub const NONE: u64 = u64::MAX;
 
-/// Type IDs of the structural (untimed) events, as on the wire.
+/// Event type IDs as on the wire (Go's `tracev2` numbering, named after
+/// Go's event names): the one table the writer, the reader and the tests use.
 pub mod ty {
     /// Batch header.
     pub const EVENT_BATCH: u8 = 1;
@@ -43,6 +44,86 @@ pub mod ty {
     pub const CPU_SAMPLE: u8 = 7;
     /// Ticks per second.
     pub const FREQUENCY: u8 = 8;
+    /// `ProcsChange`.
+    pub const PROCS_CHANGE: u8 = 9;
+    /// `ProcStart`.
+    pub const PROC_START: u8 = 10;
+    /// `ProcStop`.
+    pub const PROC_STOP: u8 = 11;
+    /// `ProcSteal`.
+    pub const PROC_STEAL: u8 = 12;
+    /// `ProcStatus`.
+    pub const PROC_STATUS: u8 = 13;
+    /// `GoCreate`.
+    pub const GO_CREATE: u8 = 14;
+    /// `GoCreateSyscall`.
+    pub const GO_CREATE_SYSCALL: u8 = 15;
+    /// `GoStart`.
+    pub const GO_START: u8 = 16;
+    /// `GoDestroy`.
+    pub const GO_DESTROY: u8 = 17;
+    /// `GoDestroySyscall`.
+    pub const GO_DESTROY_SYSCALL: u8 = 18;
+    /// `GoStop`.
+    pub const GO_STOP: u8 = 19;
+    /// `GoBlock`.
+    pub const GO_BLOCK: u8 = 20;
+    /// `GoUnblock`.
+    pub const GO_UNBLOCK: u8 = 21;
+    /// `GoSyscallBegin`.
+    pub const GO_SYSCALL_BEGIN: u8 = 22;
+    /// `GoSyscallEnd`.
+    pub const GO_SYSCALL_END: u8 = 23;
+    /// `GoSyscallEndBlocked`.
+    pub const GO_SYSCALL_END_BLOCKED: u8 = 24;
+    /// `GoStatus`.
+    pub const GO_STATUS: u8 = 25;
+    /// `STWBegin`.
+    pub const STW_BEGIN: u8 = 26;
+    /// `STWEnd`.
+    pub const STW_END: u8 = 27;
+    /// `GCActive`.
+    pub const GC_ACTIVE: u8 = 28;
+    /// `GCBegin`.
+    pub const GC_BEGIN: u8 = 29;
+    /// `GCEnd`.
+    pub const GC_END: u8 = 30;
+    /// `GCSweepActive`.
+    pub const GC_SWEEP_ACTIVE: u8 = 31;
+    /// `GCSweepBegin`.
+    pub const GC_SWEEP_BEGIN: u8 = 32;
+    /// `GCSweepEnd`.
+    pub const GC_SWEEP_END: u8 = 33;
+    /// `GCMarkAssistActive`.
+    pub const GC_MARK_ASSIST_ACTIVE: u8 = 34;
+    /// `GCMarkAssistBegin`.
+    pub const GC_MARK_ASSIST_BEGIN: u8 = 35;
+    /// `GCMarkAssistEnd`.
+    pub const GC_MARK_ASSIST_END: u8 = 36;
+    /// `HeapAlloc`.
+    pub const HEAP_ALLOC: u8 = 37;
+    /// `HeapGoal`.
+    pub const HEAP_GOAL: u8 = 38;
+    /// `GoLabel`.
+    pub const GO_LABEL: u8 = 39;
+    /// `UserTaskBegin`.
+    pub const USER_TASK_BEGIN: u8 = 40;
+    /// `UserTaskEnd`.
+    pub const USER_TASK_END: u8 = 41;
+    /// `UserRegionBegin`.
+    pub const USER_REGION_BEGIN: u8 = 42;
+    /// `UserRegionEnd`.
+    pub const USER_REGION_END: u8 = 43;
+    /// `UserLog`.
+    pub const USER_LOG: u8 = 44;
+    /// `GoSwitch`.
+    pub const GO_SWITCH: u8 = 45;
+    /// `GoSwitchDestroy`.
+    pub const GO_SWITCH_DESTROY: u8 = 46;
+    /// `GoCreateBlocked`.
+    pub const GO_CREATE_BLOCKED: u8 = 47;
+    /// `GoStatusStack`.
+    pub const GO_STATUS_STACK: u8 = 48;
     /// Header of an experimental batch.
     pub const EXPERIMENTAL_BATCH: u8 = 49;
     /// Start of a sync batch (1.25+).
@@ -57,11 +138,44 @@ pub mod ty {
 /// type `t`, or `None` if `t` is not a timed event this reader knows.
 pub fn timed_arg_count(t: u8) -> Option<usize> {
     Some(match t {
-        11 | 17 | 18 | 23 | 24 | 27 | 36 => 1,
-        28 | 30 | 31 | 32 | 34 | 35 | 37 | 38 | 39 | 15 => 2,
-        9 | 10 | 13 | 16 | 19 | 20 | 22 | 26 | 29 | 33 | 41 | 45 | 46 => 3,
-        12 | 14 | 21 | 25 | 42 | 43 | 47 => 4,
-        40 | 44 | 48 => 5,
+        ty::PROC_STOP
+        | ty::GO_DESTROY
+        | ty::GO_DESTROY_SYSCALL
+        | ty::GO_SYSCALL_END
+        | ty::GO_SYSCALL_END_BLOCKED
+        | ty::STW_END
+        | ty::GC_MARK_ASSIST_END => 1,
+        ty::GC_ACTIVE
+        | ty::GC_END
+        | ty::GC_SWEEP_ACTIVE
+        | ty::GC_SWEEP_BEGIN
+        | ty::GC_MARK_ASSIST_ACTIVE
+        | ty::GC_MARK_ASSIST_BEGIN
+        | ty::HEAP_ALLOC
+        | ty::HEAP_GOAL
+        | ty::GO_LABEL
+        | ty::GO_CREATE_SYSCALL => 2,
+        ty::PROCS_CHANGE
+        | ty::PROC_START
+        | ty::PROC_STATUS
+        | ty::GO_START
+        | ty::GO_STOP
+        | ty::GO_BLOCK
+        | ty::GO_SYSCALL_BEGIN
+        | ty::STW_BEGIN
+        | ty::GC_BEGIN
+        | ty::GC_SWEEP_END
+        | ty::USER_TASK_END
+        | ty::GO_SWITCH
+        | ty::GO_SWITCH_DESTROY => 3,
+        ty::PROC_STEAL
+        | ty::GO_CREATE
+        | ty::GO_UNBLOCK
+        | ty::GO_STATUS
+        | ty::USER_REGION_BEGIN
+        | ty::USER_REGION_END
+        | ty::GO_CREATE_BLOCKED => 4,
+        ty::USER_TASK_BEGIN | ty::USER_LOG | ty::GO_STATUS_STACK => 5,
         _ => return None,
     })
 }
@@ -339,123 +453,123 @@ impl EventKind {
         use EventKind::*;
         let g = |i: usize| a.get(i).copied().unwrap_or(0);
         Some(match t {
-            9 => ProcsChange {
+            ty::PROCS_CHANGE => ProcsChange {
                 procs: g(0),
                 stack: g(1),
             },
-            10 => ProcStart {
+            ty::PROC_START => ProcStart {
                 p: g(0),
                 p_seq: g(1),
             },
-            11 => ProcStop,
-            12 => ProcSteal {
+            ty::PROC_STOP => ProcStop,
+            ty::PROC_STEAL => ProcSteal {
                 p: g(0),
                 p_seq: g(1),
                 m: g(2),
             },
-            13 => ProcStatus {
+            ty::PROC_STATUS => ProcStatus {
                 p: g(0),
                 status: ProcState::from_wire(g(1)),
             },
-            14 => GoCreate {
+            ty::GO_CREATE => GoCreate {
                 g: g(0),
                 new_stack: g(1),
                 stack: g(2),
             },
-            15 => GoCreateSyscall { g: g(0) },
-            16 => GoStart {
+            ty::GO_CREATE_SYSCALL => GoCreateSyscall { g: g(0) },
+            ty::GO_START => GoStart {
                 g: g(0),
                 g_seq: g(1),
             },
-            17 => GoDestroy,
-            18 => GoDestroySyscall,
-            19 => GoStop {
+            ty::GO_DESTROY => GoDestroy,
+            ty::GO_DESTROY_SYSCALL => GoDestroySyscall,
+            ty::GO_STOP => GoStop {
                 reason: g(0),
                 stack: g(1),
             },
-            20 => GoBlock {
+            ty::GO_BLOCK => GoBlock {
                 reason: g(0),
                 stack: g(1),
             },
-            21 => GoUnblock {
+            ty::GO_UNBLOCK => GoUnblock {
                 g: g(0),
                 g_seq: g(1),
                 stack: g(2),
             },
-            22 => GoSyscallBegin {
+            ty::GO_SYSCALL_BEGIN => GoSyscallBegin {
                 p_seq: g(0),
                 stack: g(1),
             },
-            23 => GoSyscallEnd,
-            24 => GoSyscallEndBlocked,
-            25 => GoStatus {
+            ty::GO_SYSCALL_END => GoSyscallEnd,
+            ty::GO_SYSCALL_END_BLOCKED => GoSyscallEndBlocked,
+            ty::GO_STATUS => GoStatus {
                 g: g(0),
                 m: g(1),
                 status: GoState::from_wire(g(2)),
             },
-            26 => StwBegin {
+            ty::STW_BEGIN => StwBegin {
                 kind: g(0),
                 stack: g(1),
             },
-            27 => StwEnd,
-            28 => GcActive { gc_seq: g(0) },
-            29 => GcBegin {
+            ty::STW_END => StwEnd,
+            ty::GC_ACTIVE => GcActive { gc_seq: g(0) },
+            ty::GC_BEGIN => GcBegin {
                 gc_seq: g(0),
                 stack: g(1),
             },
-            30 => GcEnd { gc_seq: g(0) },
-            31 => GcSweepActive { p: g(0) },
-            32 => GcSweepBegin { stack: g(0) },
-            33 => GcSweepEnd {
+            ty::GC_END => GcEnd { gc_seq: g(0) },
+            ty::GC_SWEEP_ACTIVE => GcSweepActive { p: g(0) },
+            ty::GC_SWEEP_BEGIN => GcSweepBegin { stack: g(0) },
+            ty::GC_SWEEP_END => GcSweepEnd {
                 swept: g(0),
                 reclaimed: g(1),
             },
-            34 => GcMarkAssistActive { g: g(0) },
-            35 => GcMarkAssistBegin { stack: g(0) },
-            36 => GcMarkAssistEnd,
-            37 => HeapAlloc { bytes: g(0) },
-            38 => HeapGoal { bytes: g(0) },
-            39 => GoLabel { label: g(0) },
-            40 => UserTaskBegin {
+            ty::GC_MARK_ASSIST_ACTIVE => GcMarkAssistActive { g: g(0) },
+            ty::GC_MARK_ASSIST_BEGIN => GcMarkAssistBegin { stack: g(0) },
+            ty::GC_MARK_ASSIST_END => GcMarkAssistEnd,
+            ty::HEAP_ALLOC => HeapAlloc { bytes: g(0) },
+            ty::HEAP_GOAL => HeapGoal { bytes: g(0) },
+            ty::GO_LABEL => GoLabel { label: g(0) },
+            ty::USER_TASK_BEGIN => UserTaskBegin {
                 task: g(0),
                 parent: g(1),
                 name: g(2),
                 stack: g(3),
             },
-            41 => UserTaskEnd {
+            ty::USER_TASK_END => UserTaskEnd {
                 task: g(0),
                 stack: g(1),
             },
-            42 => UserRegionBegin {
+            ty::USER_REGION_BEGIN => UserRegionBegin {
                 task: g(0),
                 name: g(1),
                 stack: g(2),
             },
-            43 => UserRegionEnd {
+            ty::USER_REGION_END => UserRegionEnd {
                 task: g(0),
                 name: g(1),
                 stack: g(2),
             },
-            44 => UserLog {
+            ty::USER_LOG => UserLog {
                 task: g(0),
                 key: g(1),
                 value: g(2),
                 stack: g(3),
             },
-            45 => GoSwitch {
+            ty::GO_SWITCH => GoSwitch {
                 g: g(0),
                 g_seq: g(1),
             },
-            46 => GoSwitchDestroy {
+            ty::GO_SWITCH_DESTROY => GoSwitchDestroy {
                 g: g(0),
                 g_seq: g(1),
             },
-            47 => GoCreateBlocked {
+            ty::GO_CREATE_BLOCKED => GoCreateBlocked {
                 g: g(0),
                 new_stack: g(1),
                 stack: g(2),
             },
-            48 => GoStatusStack {
+            ty::GO_STATUS_STACK => GoStatusStack {
                 g: g(0),
                 m: g(1),
                 status: GoState::from_wire(g(2)),
@@ -469,46 +583,46 @@ impl EventKind {
     pub fn type_id(&self) -> u8 {
         use EventKind::*;
         match self {
-            ProcsChange { .. } => 9,
-            ProcStart { .. } => 10,
-            ProcStop => 11,
-            ProcSteal { .. } => 12,
-            ProcStatus { .. } => 13,
-            GoCreate { .. } => 14,
-            GoCreateSyscall { .. } => 15,
-            GoStart { .. } => 16,
-            GoDestroy => 17,
-            GoDestroySyscall => 18,
-            GoStop { .. } => 19,
-            GoBlock { .. } => 20,
-            GoUnblock { .. } => 21,
-            GoSyscallBegin { .. } => 22,
-            GoSyscallEnd => 23,
-            GoSyscallEndBlocked => 24,
-            GoStatus { .. } => 25,
-            StwBegin { .. } => 26,
-            StwEnd => 27,
-            GcActive { .. } => 28,
-            GcBegin { .. } => 29,
-            GcEnd { .. } => 30,
-            GcSweepActive { .. } => 31,
-            GcSweepBegin { .. } => 32,
-            GcSweepEnd { .. } => 33,
-            GcMarkAssistActive { .. } => 34,
-            GcMarkAssistBegin { .. } => 35,
-            GcMarkAssistEnd => 36,
-            HeapAlloc { .. } => 37,
-            HeapGoal { .. } => 38,
-            GoLabel { .. } => 39,
-            UserTaskBegin { .. } => 40,
-            UserTaskEnd { .. } => 41,
-            UserRegionBegin { .. } => 42,
-            UserRegionEnd { .. } => 43,
-            UserLog { .. } => 44,
-            GoSwitch { .. } => 45,
-            GoSwitchDestroy { .. } => 46,
-            GoCreateBlocked { .. } => 47,
-            GoStatusStack { .. } => 48,
+            ProcsChange { .. } => ty::PROCS_CHANGE,
+            ProcStart { .. } => ty::PROC_START,
+            ProcStop => ty::PROC_STOP,
+            ProcSteal { .. } => ty::PROC_STEAL,
+            ProcStatus { .. } => ty::PROC_STATUS,
+            GoCreate { .. } => ty::GO_CREATE,
+            GoCreateSyscall { .. } => ty::GO_CREATE_SYSCALL,
+            GoStart { .. } => ty::GO_START,
+            GoDestroy => ty::GO_DESTROY,
+            GoDestroySyscall => ty::GO_DESTROY_SYSCALL,
+            GoStop { .. } => ty::GO_STOP,
+            GoBlock { .. } => ty::GO_BLOCK,
+            GoUnblock { .. } => ty::GO_UNBLOCK,
+            GoSyscallBegin { .. } => ty::GO_SYSCALL_BEGIN,
+            GoSyscallEnd => ty::GO_SYSCALL_END,
+            GoSyscallEndBlocked => ty::GO_SYSCALL_END_BLOCKED,
+            GoStatus { .. } => ty::GO_STATUS,
+            StwBegin { .. } => ty::STW_BEGIN,
+            StwEnd => ty::STW_END,
+            GcActive { .. } => ty::GC_ACTIVE,
+            GcBegin { .. } => ty::GC_BEGIN,
+            GcEnd { .. } => ty::GC_END,
+            GcSweepActive { .. } => ty::GC_SWEEP_ACTIVE,
+            GcSweepBegin { .. } => ty::GC_SWEEP_BEGIN,
+            GcSweepEnd { .. } => ty::GC_SWEEP_END,
+            GcMarkAssistActive { .. } => ty::GC_MARK_ASSIST_ACTIVE,
+            GcMarkAssistBegin { .. } => ty::GC_MARK_ASSIST_BEGIN,
+            GcMarkAssistEnd => ty::GC_MARK_ASSIST_END,
+            HeapAlloc { .. } => ty::HEAP_ALLOC,
+            HeapGoal { .. } => ty::HEAP_GOAL,
+            GoLabel { .. } => ty::GO_LABEL,
+            UserTaskBegin { .. } => ty::USER_TASK_BEGIN,
+            UserTaskEnd { .. } => ty::USER_TASK_END,
+            UserRegionBegin { .. } => ty::USER_REGION_BEGIN,
+            UserRegionEnd { .. } => ty::USER_REGION_END,
+            UserLog { .. } => ty::USER_LOG,
+            GoSwitch { .. } => ty::GO_SWITCH,
+            GoSwitchDestroy { .. } => ty::GO_SWITCH_DESTROY,
+            GoCreateBlocked { .. } => ty::GO_CREATE_BLOCKED,
+            GoStatusStack { .. } => ty::GO_STATUS_STACK,
         }
     }
 

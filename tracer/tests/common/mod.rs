@@ -168,26 +168,8 @@ impl TraceBuilder {
     }
 }
 
-/// Event type IDs used by the tests.
-pub mod ev {
-    pub const PROC_START: u8 = 10;
-    pub const PROC_STOP: u8 = 11;
-    pub const PROC_STATUS: u8 = 13;
-    pub const GO_CREATE: u8 = 14;
-    pub const GO_START: u8 = 16;
-    pub const GO_DESTROY: u8 = 17;
-    pub const GO_STOP: u8 = 19;
-    pub const GO_BLOCK: u8 = 20;
-    pub const GO_UNBLOCK: u8 = 21;
-    pub const GO_STATUS: u8 = 25;
-    pub const STW_BEGIN: u8 = 26;
-    pub const STW_END: u8 = 27;
-    pub const USER_TASK_BEGIN: u8 = 40;
-    pub const USER_TASK_END: u8 = 41;
-    pub const USER_REGION_BEGIN: u8 = 42;
-    pub const USER_REGION_END: u8 = 43;
-    pub const USER_LOG: u8 = 44;
-}
+/// Event type IDs: the reader's wire table.
+pub use spool_tracer::read::ty as ev;
 
 /// A small two-worker scenario (used by reader and viewer tests), in trace
 /// version `minor`. Known facts (ticks = ns):
