@@ -9,7 +9,6 @@
 #![allow(dead_code)] // each test binary uses a subset
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use spool_tracer::read::{self, EventKind, NONE};
@@ -56,25 +55,10 @@ pub fn traced<R>(name: &str, f: impl FnOnce(&spool::Runtime) -> R) -> (R, Record
     (out, Recorded { path, bytes })
 }
 
-/// Runs `go tool trace -d=parsed` on `path` and panics with Go's message if
-/// the file does not parse.
-pub fn go_parses(path: &Path) {
-    let go = std::env::var_os("SPOOL_GO").expect(
-        "SPOOL_GO is not set: run the tests through .ci/test, or export SPOOL_GO=/path/to/go",
-    );
-    let out = Command::new(&go)
-        .args(["tool", "trace", "-d=parsed"])
-        .arg(path)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", Path::new(&go).display()));
-    assert!(
-        out.status.success(),
-        "go tool trace -d=parsed {} failed ({}):\n{}",
-        path.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+#[path = "../../tracer/tests/common/go.rs"]
+mod go;
+/// `go tool trace -d=parsed` must accept the file at `path`.
+pub use go::go_parse as go_parses;
 
 /// One user-annotation event, strings resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]

