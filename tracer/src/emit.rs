@@ -25,7 +25,9 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::buf::{NONE, ev};
-use crate::global::{BASE_GEN, Lost, claim_status, lost, next_seq, next_seq_owned, pack, slot_gen};
+use crate::global::{
+    BASE_GEN, Lost, claim_status, lost, next_seq, next_seq_from, next_seq_owned, pack, slot_gen,
+};
 use crate::hooks::{BlockReason, GoTraceState, ProcTraceState, SpawnSite, StopReason};
 use crate::m::{Borrow, MLocal, Section, section, section_chained, with_m, with_section};
 
@@ -128,12 +130,13 @@ fn give_flag(flag: &AtomicBool) {
     flag.store(false, Ordering::Release);
 }
 
-/// Whether a task with this slot may get a status event in `generation`: it
-/// is known to the current trace, or this is the trace's first generation.
+/// Whether a task whose slot holds `cur` may get a status event in
+/// `generation`: it is known to the current trace, or this is the trace's
+/// first generation.
 #[inline]
-fn introducible(slot: &AtomicU64, generation: u64) -> bool {
+fn introducible(cur: u64, generation: u64) -> bool {
     let base = BASE_GEN.load(Ordering::Relaxed);
-    generation == base || slot_gen(slot.load(Ordering::Acquire)) >= base
+    generation == base || slot_gen(cur) >= base
 }
 
 /// Writes this M's P and task statuses if this generation has not seen
@@ -211,7 +214,11 @@ fn hold_foreign(s: &mut Section<'_>) {
         p => p,
     };
     // Only this thread touches its foreign P's slot.
-    let q = next_seq_owned(&m.foreign_slot, s.generation);
+    let q = next_seq_owned(
+        &m.foreign_slot,
+        m.foreign_slot.load(Ordering::Relaxed),
+        s.generation,
+    );
     if q.needs_status {
         s.event(ev::PROC_STATUS, &[p, PROC_IDLE]);
     }
@@ -266,10 +273,12 @@ fn start_run(id: u64, state: &GoTraceState, site: SpawnSite, chained: bool) {
             }
             ensure_ctx(s);
             let slot = &state.0;
-            let seq = if introducible(slot, s.generation) {
+            // One load serves both the check and the update.
+            let cur = slot.load(Ordering::Acquire);
+            let seq = if introducible(cur, s.generation) {
                 // This M took the task from a queue: nobody else records an
                 // event for it until its run ends (seam rule 3).
-                let q = next_seq_owned(slot, s.generation);
+                let q = next_seq_owned(slot, cur, s.generation);
                 if q.needs_status {
                     s.event(ev::GO_STATUS, &[id, NONE, GO_RUNNABLE]);
                 }
@@ -334,11 +343,12 @@ pub(crate) fn go_destroy() {
 pub(crate) fn go_unblock(id: u64, state: &GoTraceState) {
     with_section(|s| {
         let slot = &state.0;
-        if !introducible(slot, s.generation) {
+        let cur = slot.load(Ordering::Acquire);
+        if !introducible(cur, s.generation) {
             lost(Lost::Untraced);
             return;
         }
-        let q = next_seq(slot, s.generation);
+        let q = next_seq_from(slot, cur, s.generation);
         if q.needs_status {
             s.event(ev::GO_STATUS, &[id, NONE, GO_WAITING]);
         }

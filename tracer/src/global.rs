@@ -113,7 +113,13 @@ pub(crate) struct Seq {
 pub(crate) fn next_seq(slot: &AtomicU64, generation: u64) -> Seq {
     // Load the slot; Acquire pairs with the AcqRel CAS of the previous event
     // on this resource (possibly on another M), which happened before ours.
-    let mut cur = slot.load(Ordering::Acquire);
+    next_seq_from(slot, slot.load(Ordering::Acquire), generation)
+}
+
+/// [`next_seq`] for a caller that has already loaded the slot (`cur`,
+/// with Acquire) to decide whether to write at all.
+#[inline]
+pub(crate) fn next_seq_from(slot: &AtomicU64, mut cur: u64, generation: u64) -> Seq {
     loop {
         let (new, q) = advance(cur, generation);
         // Claim the next number (and, on a generation change, the status).
@@ -144,9 +150,10 @@ fn advance(cur: u64, generation: u64) -> (u64, Seq) {
 /// a load and a store replace the compare-exchange loop. Acquire/Release
 /// keep the slot's own history ordered even without the executor's queue
 /// hand-off.
+/// `cur` is the slot's value, loaded (Acquire) by the caller.
 #[inline(always)]
-pub(crate) fn next_seq_owned(slot: &AtomicU64, generation: u64) -> Seq {
-    let (new, q) = advance(slot.load(Ordering::Acquire), generation);
+pub(crate) fn next_seq_owned(slot: &AtomicU64, cur: u64, generation: u64) -> Seq {
+    let (new, q) = advance(cur, generation);
     slot.store(new, Ordering::Release);
     q
 }
@@ -242,14 +249,14 @@ mod tests {
         );
         // The owned variant follows the same numbering.
         assert_eq!(
-            next_seq_owned(&s, 7),
+            next_seq_owned(&s, s.load(Ordering::Relaxed), 7),
             Seq {
                 seq: 2,
                 needs_status: false
             }
         );
         assert_eq!(
-            next_seq_owned(&s, 8),
+            next_seq_owned(&s, s.load(Ordering::Relaxed), 8),
             Seq {
                 seq: 1,
                 needs_status: true
