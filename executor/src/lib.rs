@@ -26,9 +26,9 @@
 #![warn(missing_docs)]
 
 mod context;
+mod loom;
 mod runtime;
 mod sched;
-mod sync;
 mod task;
 pub mod time;
 pub mod trace_ctl;

@@ -519,7 +519,7 @@ impl Handle {
     #[doc(hidden)]
     pub fn for_each_task(&self, mut f: impl FnMut(TaskInfo<'_>)) {
         self.shared.registry.for_each(|h| f(h.info()));
-        let b = crate::sync::lock_std(&self.shared.block_ons);
+        let b = crate::loom::lock_std(&self.shared.block_ons);
         for slot in b.active.iter() {
             f(slot.info());
         }
@@ -542,7 +542,7 @@ impl Handle {
         for p in self.shared.procs.iter() {
             f(p.id, &p.trace, false);
         }
-        let b = crate::sync::lock_std(&self.shared.block_ons);
+        let b = crate::loom::lock_std(&self.shared.block_ons);
         for slot in b.active.iter() {
             f(slot.pseudo_p, &slot.proc_trace, true);
         }

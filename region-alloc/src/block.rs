@@ -64,7 +64,7 @@
 
 use core::ptr::{self, NonNull};
 
-use crate::sync::{AtomicPtr, AtomicUsize, Ordering, UnsafeCell};
+use crate::loom::{AtomicPtr, AtomicUsize, Ordering, UnsafeCell};
 
 /// Size of one block in bytes, header included: 64 KiB, as in Go's trace
 /// regions (`traceRegionAllocBlockData = 64<<10 - header`).

@@ -57,7 +57,7 @@
 //!   block lives, how a block is published).
 //! - `block`: the block layout, its header fields and who may touch each,
 //!   and the choice of libc `mmap` over memmap2.
-//! - `sync`: std atomics and `Mutex`, or loom's under `cfg(loom)`; the loom
+//! - `loom`: std atomics and `Mutex`, or loom's under `cfg(loom)`; the loom
 //!   model lives in `tests/loom.rs`.
 
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -66,8 +66,8 @@
 
 mod block;
 mod error;
+mod loom;
 mod region;
-mod sync;
 
 pub use block::{BLOCK_SIZE, MAX_ALIGN, MAX_ALLOC};
 pub use error::AllocError;

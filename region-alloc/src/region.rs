@@ -78,7 +78,7 @@ use std::sync::PoisonError;
 
 use crate::block::{Block, Header, MAX_ALIGN, MAX_ALLOC, MIN_ALIGN};
 use crate::error::AllocError;
-use crate::sync::{AtomicPtr, Mutex, MutexGuard, Ordering};
+use crate::loom::{AtomicPtr, Mutex, MutexGuard, Ordering};
 
 /// A thread-safe bump-pointer region allocator: memory comes in 64 KiB blocks
 /// mapped from the OS, is handed out by bumping an offset, and is released

@@ -120,7 +120,7 @@ fn take_flag(flag: &AtomicBool) {
         .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
         .is_err()
     {
-        crate::sync::spin_wait(spins);
+        crate::loom::spin_wait(spins);
         spins = spins.saturating_add(1);
     }
 }

@@ -16,9 +16,9 @@ mod global;
 pub mod hooks;
 #[cfg(feature = "tracing")]
 pub mod layer;
+mod loom;
 mod m;
 mod slot;
-mod sync;
 mod writer;
 
 pub use writer::TraceSummary;

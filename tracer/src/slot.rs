@@ -27,7 +27,7 @@
 //! any thread may call [`Slot::with_locked`], but never from inside a
 //! `with_owner` of the same slot on the same thread.
 
-use crate::sync::{AtomicU8, Ordering, UnsafeCell, spin_wait};
+use crate::loom::{AtomicU8, Ordering, UnsafeCell, spin_wait};
 
 /// Lock word: nobody holds the slot.
 const FREE: u8 = 0;

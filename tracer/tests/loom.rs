@@ -14,16 +14,16 @@
 
 #![cfg(loom)]
 
+#[path = "../src/loom.rs"]
+#[allow(dead_code)]
+mod loom;
 #[path = "../src/slot.rs"]
 #[allow(dead_code)]
 mod slot;
-#[path = "../src/sync.rs"]
-#[allow(dead_code)]
-mod sync;
 
-use loom::sync::atomic::{AtomicU64, Ordering};
-use loom::sync::{Arc, Mutex};
-use loom::thread;
+use ::loom::sync::atomic::{AtomicU64, Ordering};
+use ::loom::sync::{Arc, Mutex};
+use ::loom::thread;
 use slot::Slot;
 
 /// An M's open batch: (generation, events).
@@ -63,7 +63,7 @@ fn write_event(s: &Shared, ev: u32) {
 
 #[test]
 fn buffer_hand_off_during_generation_flip() {
-    loom::model(|| {
+    ::loom::model(|| {
         let s = Arc::new(Shared {
             generation: AtomicU64::new(1),
             slot: Slot::new(MBuf::default()),
@@ -113,7 +113,7 @@ fn buffer_hand_off_during_generation_flip() {
 
 #[test]
 fn slot_lock_excludes_a_concurrent_collector() {
-    loom::model(|| {
+    ::loom::model(|| {
         let slot = Arc::new(Slot::new(0u32));
         let t = {
             let slot = slot.clone();

@@ -34,7 +34,7 @@ use spool_tracer::hooks::{self, GoTraceState, ProcTraceState, SpawnSite};
 use super::Shared;
 use super::park::Parker;
 use crate::context;
-use crate::sync::lock_std;
+use crate::loom::lock_std;
 use crate::task::{TaskInfo, TaskStatus, harness, next_task_id};
 
 const RUNNING: u8 = 0;

@@ -16,8 +16,8 @@
 //! - A woken M starts as searching (the waker counts it), so the last
 //!   searcher to find work wakes another one ("spinning M hand-off").
 
-use crate::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use crate::sync::{Mutex, lock};
+use crate::loom::atomic::{AtomicUsize, Ordering::SeqCst};
+use crate::loom::{Mutex, lock};
 
 const UNPARK_SHIFT: usize = 16;
 const UNPARK_ONE: usize = 1 << UNPARK_SHIFT;

@@ -102,7 +102,7 @@ use crossbeam_deque::{Injector, Stealer};
 use spool_tracer::hooks::{self, ProcTraceState};
 
 use crate::context;
-use crate::sync::lock_std;
+use crate::loom::lock_std;
 use crate::task::{self, JoinHandle, Notified, Registry, harness};
 use crate::time::heap::{Entry, TimerHeap};
 use block_on::BlockOnSlot;

@@ -10,8 +10,8 @@
 
 use std::time::Instant;
 
-use crate::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use crate::sync::{Condvar, Mutex, lock};
+use crate::loom::atomic::{AtomicUsize, Ordering::SeqCst};
+use crate::loom::{Condvar, Mutex, lock};
 
 const EMPTY: usize = 0;
 const PARKED: usize = 1;

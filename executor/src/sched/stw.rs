@@ -23,8 +23,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 use spool_tracer::hooks;
 
-use crate::sync::atomic::{AtomicBool, Ordering};
-use crate::sync::{Condvar, Mutex, MutexGuard, lock};
+use crate::loom::atomic::{AtomicBool, Ordering};
+use crate::loom::{Condvar, Mutex, MutexGuard, lock};
 
 struct Inner {
     active: bool,

@@ -21,7 +21,7 @@
 
 use std::sync::Mutex;
 
-use crate::sync::lock_std;
+use crate::loom::lock_std;
 
 /// Free ranges `(start, len)`, sorted by `start`, non-adjacent; everything at
 /// or above `next` is free too.

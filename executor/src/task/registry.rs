@@ -20,7 +20,7 @@ use std::sync::Mutex;
 use crossbeam_utils::CachePadded;
 
 use super::Header;
-use crate::sync::lock_std as lock;
+use crate::loom::lock_std as lock;
 
 /// Intrusive list pointers, guarded by the shard lock.
 #[derive(Default)]

@@ -32,7 +32,7 @@
 //!   publishes what the caller wrote to the stage and sees what the previous
 //!   holder wrote) unless the comment on it says otherwise; loads are `Acquire`.
 
-use crate::sync::atomic::{AtomicUsize, Ordering};
+use crate::loom::atomic::{AtomicUsize, Ordering};
 
 bitflags::bitflags! {
     /// The flag bits of a task's state word (the low bits; the reference

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
 
-use crate::sync::lock_std as lock;
+use crate::loom::lock_std as lock;
 
 /// Shared by a `Sleep` and the heap.
 pub(crate) struct Entry {

@@ -28,8 +28,8 @@ pub use std::time::Instant;
 use spool_tracer::hooks::BlockReason;
 
 use crate::context;
+use crate::loom::lock_std;
 use crate::sched::Shared;
-use crate::sync::lock_std;
 use heap::Entry;
 
 /// Waits until `duration` has elapsed (at least; never less).

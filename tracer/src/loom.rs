@@ -12,9 +12,9 @@
 pub(crate) use std::sync::atomic::{AtomicU8, Ordering};
 
 #[cfg(loom)]
-pub(crate) use loom::cell::UnsafeCell;
+pub(crate) use ::loom::cell::UnsafeCell;
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicU8, Ordering};
+pub(crate) use ::loom::sync::atomic::{AtomicU8, Ordering};
 
 /// Waits a little inside a spin loop: a CPU hint normally, a yield to the
 /// model checker under loom (loom requires spinning threads to yield).
@@ -23,7 +23,7 @@ pub(crate) fn spin_wait(spins: u32) {
     #[cfg(loom)]
     {
         let _ = spins;
-        loom::thread::yield_now();
+        ::loom::thread::yield_now();
     }
     #[cfg(not(loom))]
     {

@@ -8,14 +8,14 @@
 //! models.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::{Condvar, Mutex, MutexGuard};
+pub(crate) use ::loom::sync::{Condvar, Mutex, MutexGuard};
 #[cfg(not(loom))]
 pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
 
 /// Atomics, from loom under `cfg(loom)`.
 pub(crate) mod atomic {
     #[cfg(loom)]
-    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    pub(crate) use ::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     #[cfg(not(loom))]
     pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 }

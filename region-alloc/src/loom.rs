@@ -13,15 +13,15 @@ pub(crate) use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 pub(crate) use std::sync::{Mutex, MutexGuard};
 
 #[cfg(loom)]
-pub(crate) use loom::cell::UnsafeCell;
+pub(crate) use ::loom::cell::UnsafeCell;
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+pub(crate) use ::loom::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 #[cfg(loom)]
-pub(crate) use loom::sync::{Mutex, MutexGuard};
+pub(crate) use ::loom::sync::{Mutex, MutexGuard};
 
 /// `std::cell::UnsafeCell` with loom's closure-based access API.
 ///
-/// Under loom, `loom::cell::UnsafeCell` records every `with`/`with_mut` and
+/// Under loom, `::loom::cell::UnsafeCell` records every `with`/`with_mut` and
 /// reports an access that is not ordered after the last write (a data race or
 /// a missing happens-before edge). Outside loom this wrapper compiles to a
 /// plain pointer access.
