@@ -95,7 +95,7 @@ pub(crate) fn end_poll() -> PollEnd {
 /// use spool_executor::set_block_reason;
 /// use spool_tracer::hooks::BlockReason;
 /// // In a hand-written future, right before `return Poll::Pending`:
-/// set_block_reason(BlockReason::Chan);
+/// set_block_reason(BlockReason::ChanReceive);
 /// ```
 #[doc(hidden)]
 pub fn set_block_reason(reason: BlockReason) {

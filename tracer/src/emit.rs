@@ -28,8 +28,8 @@ use crate::buf::{NONE, ev};
 use crate::global::{
     BASE_GEN, Lost, claim_status, lost, next_seq, next_seq_from, next_seq_owned, pack, slot_gen,
 };
-use crate::hooks::{BlockReason, GoTraceState, ProcTraceState, SpawnSite, StopReason};
 use crate::m::{Borrow, MLocal, Section, section, section_chained, with_m, with_section};
+use crate::vocab::{BlockReason, GoTraceState, ProcTraceState, SpawnSite, StopReason};
 
 /// P ID of the runtime pseudo-P (above every executor P index, which is a `u32`).
 pub const RUNTIME_PROC_ID: u64 = 1 << 32;
@@ -60,10 +60,6 @@ const GO_WAITING: u64 = 4;
 const PROC_RUNNING: u64 = 1;
 const PROC_IDLE: u64 = 2;
 
-/// String ID of "forever" in `FIXED_STRINGS` (the runtime pseudo-task's
-/// block reason; Go's tools leave "forever" out of blocking profiles).
-const STR_FOREVER: u64 = 9;
-
 /// The status a task has at trace start, for [`task_status`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskStatus {
@@ -71,29 +67,6 @@ pub enum TaskStatus {
     Runnable,
     /// Parked until something wakes it.
     Waiting,
-}
-
-impl StopReason {
-    fn str_id(self) -> u64 {
-        match self {
-            StopReason::Yield => 1,
-            StopReason::Budget => 2,
-            StopReason::StopTheWorld => 3,
-        }
-    }
-}
-
-impl BlockReason {
-    fn str_id(self) -> u64 {
-        match self {
-            BlockReason::StopTheWorld => 3,
-            BlockReason::Sleep => 4,
-            BlockReason::Join => 5,
-            BlockReason::Chan => 6,
-            BlockReason::Sync => 7,
-            BlockReason::Pending => 8,
-        }
-    }
 }
 
 /// The one-frame "stack" of the runtime pseudo-task. Its function name starts
@@ -484,7 +457,7 @@ fn runtime_exit(m: &MLocal) {
             ensure_ctx(s);
             let stack = s.site_stack(runtime_site());
             if s.m.running() {
-                s.event(ev::GO_BLOCK, &[STR_FOREVER, stack]);
+                s.event(ev::GO_BLOCK, &[BlockReason::Forever.str_id(), stack]);
             }
             if b.took_proc {
                 s.event(ev::PROC_STOP, &[]);
@@ -630,28 +603,4 @@ pub(crate) fn proc_idle_status(p: u32, state: &ProcTraceState) {
 /// The task running on this thread, as the tracer sees it.
 pub(crate) fn running_task() -> Option<u64> {
     with_m(MLocal::running_id).flatten()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::generation::FIXED_STRINGS;
-
-    fn name(id: u64) -> &'static str {
-        FIXED_STRINGS[id as usize - 1]
-    }
-
-    #[test]
-    fn reason_ids_name_the_matching_fixed_strings() {
-        assert_eq!(name(StopReason::Yield.str_id()), "yield");
-        assert_eq!(name(StopReason::Budget.str_id()), "budget");
-        assert_eq!(name(StopReason::StopTheWorld.str_id()), "stop-the-world");
-        assert_eq!(name(BlockReason::Sleep.str_id()), "sleep");
-        assert_eq!(name(BlockReason::Join.str_id()), "join");
-        assert_eq!(name(BlockReason::Chan.str_id()), "chan");
-        assert_eq!(name(BlockReason::Sync.str_id()), "sync");
-        assert_eq!(name(BlockReason::StopTheWorld.str_id()), "stop-the-world");
-        assert_eq!(name(BlockReason::Pending.str_id()), "pending");
-        assert_eq!(name(STR_FOREVER), "forever");
-    }
 }

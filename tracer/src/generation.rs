@@ -23,20 +23,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use crate::annotate::clip as truncate;
 use crate::arena::{Arena, ArenaStr};
 use crate::buf::{self, BATCH_CAP, ev};
-use crate::hooks::SpawnSite;
-
-/// Strings registered in every generation with ID = index + 1.
-pub(crate) const FIXED_STRINGS: &[&str] = &[
-    "yield",          // 1
-    "budget",         // 2
-    "stop-the-world", // 3
-    "sleep",          // 4
-    "join",           // 5
-    "chan",           // 6
-    "sync",           // 7
-    "pending",        // 8
-    "forever",        // 9
-];
+use crate::vocab::{FIXED_STRINGS, SpawnSite};
 
 /// Identity of a one-frame spawn-site stack: Go frames are (func, file, line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -293,14 +280,15 @@ impl Generation {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vocab::{BlockReason, StopReason};
     use std::panic::Location;
 
     #[test]
     fn strings_are_deduplicated_and_fixed_ids_stable() {
         let g = Generation::new(1, 1, 0, Arena::new());
-        assert_eq!(g.intern("yield"), 1);
-        assert_eq!(g.intern("pending"), 8);
-        assert_eq!(g.intern("forever"), 9);
+        assert_eq!(g.intern("yield"), StopReason::Yield.str_id());
+        assert_eq!(g.intern("pending"), BlockReason::Pending.str_id());
+        assert_eq!(g.intern("forever"), BlockReason::Forever.str_id());
         let a = g.intern("hello");
         assert_eq!(a, FIXED_STRINGS.len() as u64 + 1);
         assert_eq!(g.intern("hello"), a);

@@ -16,7 +16,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex};
 
 use crate::buf::Sealed;
 use crate::generation::Generation;
@@ -33,12 +33,7 @@ pub(crate) static LAST_GEN: AtomicU64 = AtomicU64::new(0);
 /// The generation new batches are opened in; `None` when tracing is off.
 pub(crate) static CURRENT: Mutex<Option<Arc<Generation>>> = Mutex::new(None);
 
-/// Locks a tracer mutex, ignoring poison: every critical section in the tracer
-/// leaves its data consistent at each step, so a panic elsewhere (e.g. an
-/// allocation failure) must not disable tracing for the rest of the process.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
+pub(crate) use crate::vocab::lock;
 
 /// The generation a new batch should belong to, if tracing is on.
 pub(crate) fn current_generation() -> Option<Arc<Generation>> {

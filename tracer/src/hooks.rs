@@ -30,10 +30,10 @@
 //!      (they record which P the thread holds, so a trace started later knows;
 //!      this costs a thread-local write on a path that parks or unparks a thread).
 
-use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::AtomicBool;
 
 use crate::emit;
+pub use crate::vocab::{BlockReason, GoTraceState, ProcTraceState, SpawnSite, StopReason};
 
 /// True while a trace is being recorded. Relaxed: a hook that races with
 /// start/stop may miss or add one event; start/stop run under stop-the-world,
@@ -63,68 +63,6 @@ pub fn enabled() -> bool {
     {
         false
     }
-}
-
-/// Tracer-owned per-task state, embedded in the executor's task header.
-/// The executor only creates it with [`GoTraceState::new`] and passes `&` it to hooks.
-#[derive(Debug, Default)]
-pub struct GoTraceState(pub(crate) AtomicU64);
-
-impl GoTraceState {
-    /// A fresh slot for a task that has not been traced yet.
-    pub const fn new() -> Self {
-        Self(AtomicU64::new(0))
-    }
-}
-
-/// Tracer-owned per-P state, embedded in the executor's P.
-#[derive(Debug, Default)]
-pub struct ProcTraceState(pub(crate) AtomicU64);
-
-impl ProcTraceState {
-    /// A fresh slot for a P that has not been traced yet.
-    pub const fn new() -> Self {
-        Self(AtomicU64::new(0))
-    }
-}
-
-/// Where a task was spawned: the `#[track_caller]` location of the `spawn`
-/// call and the future's type name. Becomes the task's one-frame start stack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SpawnSite {
-    /// File and line of the `spawn` call.
-    pub location: &'static Location<'static>,
-    /// `std::any::type_name` of the spawned future.
-    pub type_name: &'static str,
-}
-
-/// Why a running task stopped while still runnable (Go's GoStop reason).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StopReason {
-    /// The task called `yield_now`.
-    Yield,
-    /// The task used up its cooperative poll budget.
-    Budget,
-    /// The task was preempted because the world is being stopped.
-    StopTheWorld,
-}
-
-/// Why a task's poll returned `Pending` (Go's GoBlock reason), as reported by
-/// the primitive that returned `Pending`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum BlockReason {
-    /// A spool timer (`sleep`, `sleep_until`, `timeout`).
-    Sleep,
-    /// Awaiting a `JoinHandle`.
-    Join,
-    /// A channel send or receive.
-    Chan,
-    /// Waiting on a synchronisation primitive.
-    Sync,
-    /// Waiting for a stop-the-world to finish.
-    StopTheWorld,
-    /// A future spool does not know returned `Pending`.
-    Pending,
 }
 
 // ---------------------------------------------------------------------------

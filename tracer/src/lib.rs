@@ -19,6 +19,7 @@ pub mod layer;
 mod loom;
 mod m;
 mod slot;
+mod vocab;
 mod writer;
 
 pub use writer::TraceSummary;

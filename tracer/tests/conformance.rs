@@ -74,6 +74,48 @@ fn single_worker_lifecycle_parses() {
     assert!(dump.contains("Reason=\"join\"") && dump.contains("Reason=\"yield\""));
 }
 
+#[test]
+fn every_stop_and_block_reason_reaches_gos_parser_with_its_string() {
+    let _g = serial();
+    let path = trace_path("reasons");
+    control::start_file(&path).unwrap();
+    let p = ProcTraceState::new();
+    hooks::proc_start(0, &p);
+    let t = SimTask::new("app::reasons");
+    hooks::go_create(t.id, &t.trace, t.site);
+    for &r in StopReason::ALL {
+        hooks::go_start(t.id, &t.trace, t.site);
+        hooks::go_stop(r);
+    }
+    for &r in BlockReason::ALL {
+        hooks::go_start(t.id, &t.trace, t.site);
+        hooks::go_block(r);
+        hooks::go_unblock(t.id, &t.trace);
+    }
+    hooks::go_start(t.id, &t.trace, t.site);
+    hooks::go_destroy();
+    hooks::proc_stop();
+    control::stop().unwrap();
+    let dump = go_parse(&path);
+    let ids = t.id..=t.id;
+    assert_eq!(
+        transitions(&dump, &ids, "Running->Waiting"),
+        BlockReason::ALL.len()
+    );
+    let reasons = |from_to: &str| -> Vec<String> {
+        dump.lines()
+            .filter(|l| l.contains(from_to) && l.contains(&format!("GoID={}", t.id)))
+            .filter_map(|l| l.split("Reason=\"").nth(1))
+            .filter_map(|r| r.split('"').next())
+            .map(str::to_string)
+            .collect()
+    };
+    let want: Vec<_> = BlockReason::ALL.iter().map(|r| r.as_str()).collect();
+    assert_eq!(reasons("Running->Waiting"), want);
+    let want: Vec<_> = StopReason::ALL.iter().map(|r| r.as_str()).collect();
+    assert_eq!(reasons("Running->Runnable"), want);
+}
+
 /// A small scheduler simulation: `workers` threads with a P each, a shared
 /// run queue, a foreign thread that wakes blocked tasks, another that spawns,
 /// and generation flips (`control::flush`) while it all runs.
@@ -284,7 +326,7 @@ fn status_written_at_start_for_existing_tasks() {
     control::flush().unwrap();
     control::flush().unwrap();
     hooks::go_start(waiting.id, &waiting.trace, waiting.site);
-    hooks::go_block(BlockReason::Chan);
+    hooks::go_block(BlockReason::ChanReceive);
     hooks::proc_stop();
     hooks::go_unblock(waiting.id, &waiting.trace);
     let s = control::stop().unwrap();

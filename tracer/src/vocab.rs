@@ -1,0 +1,285 @@
+//! The tracer's shared vocabulary, at the bottom of its import graph: the
+//! types the seam, the recording code, the buffers and the tables all name
+//! (spawn site, per-task and per-P trace slots, stop and block reasons, the
+//! fixed string table their string IDs index), and the tracer's one lock helper.
+//!
+//! Invariants:
+//! - This module imports nothing from the rest of the crate, so any module
+//!   may import it without closing a circle.
+//! - Each stop or block reason is declared once, with Go's string for it, in
+//!   the [`reasons!`] invocations below; [`FIXED_STRINGS`] and every
+//!   reason's string ID are derived from those declarations, so they cannot
+//!   disagree. A reason's ID is its position in `FIXED_STRINGS` plus one and
+//!   is the same in every generation (the string table of each generation
+//!   starts with the fixed strings).
+
+use std::panic::Location;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// Tracer-owned per-task state, embedded in the executor's task header.
+/// The executor only creates it with [`GoTraceState::new`] and passes `&` it to hooks.
+///
+/// ```
+/// use spool_tracer::hooks::GoTraceState;
+/// static STATE: GoTraceState = GoTraceState::new();
+/// # let _ = &STATE;
+/// ```
+#[derive(Debug, Default)]
+pub struct GoTraceState(pub(crate) AtomicU64);
+
+impl GoTraceState {
+    /// A fresh slot for a task that has not been traced yet.
+    pub const fn new() -> Self {
+        Self(AtomicU64::new(0))
+    }
+}
+
+/// Tracer-owned per-P state, embedded in the executor's P.
+///
+/// ```
+/// use spool_tracer::hooks::ProcTraceState;
+/// let p = ProcTraceState::new();
+/// # let _ = p;
+/// ```
+#[derive(Debug, Default)]
+pub struct ProcTraceState(pub(crate) AtomicU64);
+
+impl ProcTraceState {
+    /// A fresh slot for a P that has not been traced yet.
+    pub const fn new() -> Self {
+        Self(AtomicU64::new(0))
+    }
+}
+
+/// Where a task was spawned: the `#[track_caller]` location of the `spawn`
+/// call and the future's type name. Becomes the task's one-frame start stack.
+///
+/// ```
+/// use spool_tracer::hooks::SpawnSite;
+/// let site = SpawnSite { location: std::panic::Location::caller(), type_name: "app::Job" };
+/// assert_eq!(site.type_name, "app::Job");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SpawnSite {
+    /// File and line of the `spawn` call.
+    pub location: &'static Location<'static>,
+    /// `std::any::type_name` of the spawned future.
+    pub type_name: &'static str,
+}
+
+/// Declares a reason enum with Go's string for each variant, in table order.
+macro_rules! reasons {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident => $text:literal, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant, )+
+        }
+
+        impl $name {
+            /// Every reason, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// The reasons' strings, in declaration order (`STRINGS[r as usize]`).
+            const STRINGS: &'static [&'static str] = &[$($text),+];
+
+            /// The string the trace records for this reason (Go's wording).
+            pub const fn as_str(self) -> &'static str {
+                Self::STRINGS[self as usize]
+            }
+        }
+    };
+}
+
+reasons! {
+    /// Why a running task stopped while still runnable (Go's GoStop reason).
+    ///
+    /// ```
+    /// use spool_tracer::hooks::StopReason;
+    /// assert_eq!(StopReason::Yield.as_str(), "yield");
+    /// ```
+    pub enum StopReason {
+        /// The task called `yield_now`.
+        Yield => "yield",
+        /// The task used up its cooperative poll budget.
+        Budget => "budget",
+        /// The task was preempted because the world is being stopped.
+        StopTheWorld => "stop-the-world",
+    }
+}
+
+reasons! {
+    /// Why a task's poll returned `Pending` (Go's GoBlock reason), as reported
+    /// by the primitive that returned `Pending`.
+    ///
+    /// The strings are Go's: its trace's block reasons (`traceBlockReason` in
+    /// `runtime/traceruntime.go`: "network", "select", "chan send", "chan
+    /// receive", "sync", "sleep", "forever") or, for the synchronisation
+    /// primitives, the finer wait reasons of `runtime/runtime2.go`
+    /// (`waitReasonSyncMutexLock` = "sync.Mutex.Lock", ...). `go tool trace`
+    /// classifies blocking by these strings (`cmd/trace/pprof.go`):
+    /// `-pprof=net` counts exactly "network"; `-pprof=sync` counts every
+    /// reason containing "chan", "sync" or "select" — so all the `Chan*`,
+    /// `Select` and `Sync*` reasons, but not `Semacquire` (Go's own trace
+    /// records a semaphore wait as "sync"; use [`BlockReason::Sync`] where a
+    /// semaphore wait should count as synchronisation).
+    ///
+    /// ```
+    /// use spool_tracer::hooks::BlockReason;
+    /// assert_eq!(BlockReason::ChanReceive.as_str(), "chan receive");
+    /// assert_eq!(BlockReason::Network.as_str(), "network");
+    /// ```
+    pub enum BlockReason {
+        /// A spool timer (`sleep`, `sleep_until`, `timeout`).
+        Sleep => "sleep",
+        /// Awaiting a `JoinHandle`.
+        Join => "join",
+        /// Waiting for a stop-the-world to finish.
+        StopTheWorld => "stop-the-world",
+        /// A future spool does not know returned `Pending`.
+        Pending => "pending",
+        /// Parked for good (Go's tools leave "forever" out of blocking
+        /// profiles); the runtime pseudo-task between its uses.
+        Forever => "forever",
+        /// Waiting for a socket to become ready (the network poller).
+        Network => "network",
+        /// A channel receive.
+        ChanReceive => "chan receive",
+        /// A channel send.
+        ChanSend => "chan send",
+        /// A select over several channel operations.
+        Select => "select",
+        /// A synchronisation primitive without a finer reason (Go's generic "sync").
+        Sync => "sync",
+        /// Locking a mutex.
+        MutexLock => "sync.Mutex.Lock",
+        /// Read-locking a read-write lock.
+        RwMutexRLock => "sync.RWMutex.RLock",
+        /// Write-locking a read-write lock.
+        RwMutexLock => "sync.RWMutex.Lock",
+        /// Waiting for a wait group to reach zero.
+        WaitGroupWait => "sync.WaitGroup.Wait",
+        /// Waiting on a condition variable.
+        CondWait => "sync.Cond.Wait",
+        /// Acquiring a semaphore.
+        Semacquire => "semacquire",
+    }
+}
+
+/// Number of fixed strings: every stop reason, then every block reason.
+const FIXED_LEN: usize = StopReason::STRINGS.len() + BlockReason::STRINGS.len();
+
+/// Strings registered in every generation with ID = index + 1: the stop
+/// reasons' strings, then the block reasons' (a text may appear twice, e.g.
+/// "stop-the-world": each reason kind has its own ID for it).
+pub(crate) const FIXED_STRINGS: &[&str; FIXED_LEN] = &{
+    let mut out = [""; FIXED_LEN];
+    let mut i = 0;
+    while i < StopReason::STRINGS.len() {
+        out[i] = StopReason::STRINGS[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < BlockReason::STRINGS.len() {
+        out[i + j] = BlockReason::STRINGS[j];
+        j += 1;
+    }
+    out
+};
+
+impl StopReason {
+    /// This reason's ID in every generation's string table.
+    #[inline(always)]
+    pub(crate) const fn str_id(self) -> u64 {
+        self as u64 + 1
+    }
+}
+
+impl BlockReason {
+    /// This reason's ID in every generation's string table.
+    #[inline(always)]
+    pub(crate) const fn str_id(self) -> u64 {
+        (StopReason::STRINGS.len() + self as usize) as u64 + 1
+    }
+}
+
+/// Locks a tracer mutex, ignoring poison: every critical section in the tracer
+/// leaves its data consistent at each step, so a panic elsewhere (e.g. an
+/// allocation failure) must not disable tracing for the rest of the process.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(id: u64) -> &'static str {
+        FIXED_STRINGS[id as usize - 1]
+    }
+
+    #[test]
+    fn every_reason_id_names_its_own_string() {
+        for &r in StopReason::ALL {
+            assert_eq!(text(r.str_id()), r.as_str(), "{r:?}");
+        }
+        for &r in BlockReason::ALL {
+            assert_eq!(text(r.str_id()), r.as_str(), "{r:?}");
+        }
+        assert_eq!(
+            FIXED_STRINGS.len(),
+            StopReason::ALL.len() + BlockReason::ALL.len()
+        );
+    }
+
+    #[test]
+    fn block_reasons_use_gos_strings() {
+        // Go's spellings (runtime/traceruntime.go, runtime/runtime2.go), which
+        // `go tool trace -pprof=net|sync` matches on.
+        let want = [
+            (BlockReason::Network, "network"),
+            (BlockReason::ChanReceive, "chan receive"),
+            (BlockReason::ChanSend, "chan send"),
+            (BlockReason::Select, "select"),
+            (BlockReason::MutexLock, "sync.Mutex.Lock"),
+            (BlockReason::RwMutexRLock, "sync.RWMutex.RLock"),
+            (BlockReason::RwMutexLock, "sync.RWMutex.Lock"),
+            (BlockReason::WaitGroupWait, "sync.WaitGroup.Wait"),
+            (BlockReason::CondWait, "sync.Cond.Wait"),
+            (BlockReason::Semacquire, "semacquire"),
+            (BlockReason::Sleep, "sleep"),
+            (BlockReason::Forever, "forever"),
+        ];
+        for (r, s) in want {
+            assert_eq!(r.as_str(), s);
+        }
+        // `cmd/trace/pprof.go`'s predicates, applied to our strings.
+        let net = |s: &str| s == "network";
+        let sync = |s: &str| s.contains("chan") || s.contains("sync") || s.contains("select");
+        let in_net: Vec<_> = BlockReason::ALL
+            .iter()
+            .filter(|r| net(r.as_str()))
+            .collect();
+        assert_eq!(in_net, [&BlockReason::Network]);
+        for r in [
+            BlockReason::ChanReceive,
+            BlockReason::ChanSend,
+            BlockReason::Select,
+            BlockReason::Sync,
+            BlockReason::MutexLock,
+            BlockReason::RwMutexRLock,
+            BlockReason::RwMutexLock,
+            BlockReason::WaitGroupWait,
+            BlockReason::CondWait,
+        ] {
+            assert!(sync(r.as_str()), "{r:?} counts in -pprof=sync");
+        }
+        assert!(!sync(BlockReason::Semacquire.as_str()));
+    }
+}
