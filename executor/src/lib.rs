@@ -27,6 +27,7 @@
 
 mod context;
 mod loom;
+mod panics;
 mod runtime;
 mod sched;
 mod task;

@@ -311,28 +311,40 @@ impl Runtime {
         shared.begin_shutdown();
         let deadline = timeout.map(|t| Instant::now() + t);
         let me = thread::current().id();
-        for t in self.threads.drain(..) {
-            if t.thread().id() == me {
-                // Dropped inside one of its own tasks: this M cannot join
-                // itself; it exits once the current poll returns.
-                continue;
-            }
-            match deadline {
-                None => {
-                    let _ = t.join();
-                }
-                Some(d) => {
-                    while !t.is_finished() && Instant::now() < d {
-                        thread::sleep(Duration::from_millis(1));
-                    }
-                    if t.is_finished() {
-                        let _ = t.join();
-                    }
-                }
-            }
+        // The original Ms, then any replacements of Ms that died (a
+        // replacement dying during this adds another: loop until none).
+        let mut threads: Vec<_> = self.threads.drain(..).collect();
+        while !threads.is_empty() {
+            join_ms(threads, me, deadline);
+            threads = shared.take_replacements();
         }
         shared.drain();
         crate::trace_ctl::on_shutdown(&self.handle);
+    }
+}
+
+/// Joins M threads until `deadline` (see `Runtime::shutdown_timeout`),
+/// skipping the calling thread itself.
+fn join_ms(threads: Vec<thread::JoinHandle<()>>, me: thread::ThreadId, deadline: Option<Instant>) {
+    for t in threads {
+        if t.thread().id() == me {
+            // Dropped inside one of its own tasks: this M cannot join
+            // itself; it exits once the current poll returns.
+            continue;
+        }
+        match deadline {
+            None => {
+                let _ = t.join();
+            }
+            Some(d) => {
+                while !t.is_finished() && Instant::now() < d {
+                    thread::sleep(Duration::from_millis(1));
+                }
+                if t.is_finished() {
+                    let _ = t.join();
+                }
+            }
+        }
     }
 }
 
@@ -502,6 +514,39 @@ impl Handle {
     /// ```
     pub fn alive_tasks(&self) -> usize {
         self.shared.registry.len()
+    }
+
+    /// How many panics of wakers the runtime has caught. A future may hand
+    /// a `Sleep` or a `JoinHandle` any waker; when the runtime later calls
+    /// it (a timer fires, a task completes) and it panics, the panic is
+    /// caught so the M goes on, the first one at each place is reported on
+    /// stderr (and each one in the trace, as a `spool.panic` log), and all
+    /// are counted here.
+    ///
+    /// ```
+    /// use std::future::Future;
+    /// use std::sync::Arc;
+    /// use std::task::{Context, Wake, Waker};
+    /// use std::time::Duration;
+    ///
+    /// struct Bad;
+    /// impl Wake for Bad {
+    ///     fn wake(self: Arc<Self>) { panic!("a bad waker") }
+    /// }
+    ///
+    /// let rt = spool_executor::Runtime::new().unwrap();
+    /// assert_eq!(rt.handle().waker_panics(), 0);
+    /// rt.block_on(async {
+    ///     let mut s = Box::pin(spool_executor::time::sleep(Duration::from_millis(1)));
+    ///     let bad = Waker::from(Arc::new(Bad));
+    ///     assert!(s.as_mut().poll(&mut Context::from_waker(&bad)).is_pending());
+    ///     spool_executor::time::sleep(Duration::from_millis(20)).await;
+    /// });
+    /// while rt.handle().waker_panics() == 0 { std::thread::yield_now(); }
+    /// assert_eq!(rt.handle().waker_panics(), 1);
+    /// ```
+    pub fn waker_panics(&self) -> u64 {
+        self.shared.panics.waker_panics()
     }
 
     /// Calls `f` for every live task: spawned unfinished tasks, then the

@@ -570,6 +570,14 @@ pub(crate) fn user_log(task: u64, category: &str, message: &str) {
     });
 }
 
+pub(crate) fn runtime_log(category: &str, message: &str) {
+    with_task_or_runtime(|s, stack| {
+        let k = s.intern(crate::annotate::clip(category));
+        let v = s.intern(crate::annotate::clip(message));
+        s.event(ev::USER_LOG, &[0, k, v, stack]);
+    });
+}
+
 pub(crate) fn go_label(label: &str) {
     with_task(|s, _| {
         let l = s.intern(label);

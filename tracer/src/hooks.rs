@@ -243,6 +243,18 @@ pub fn user_log(task: u64, category: &str, message: &str) {
     }
 }
 
+/// A log record the runtime itself writes (UserLog with Go's background
+/// user task 0): on the running task, or on the runtime pseudo-task when
+/// the calling thread runs none (an M between polls, a thread outside the
+/// runtime). The executor reports the panics it catches this way
+/// (category `spool.panic`).
+#[inline(always)]
+pub fn runtime_log(category: &str, message: &str) {
+    if enabled() {
+        emit::runtime_log(category, message);
+    }
+}
+
 /// Sets the running task's label (GoLabel).
 #[inline(always)]
 pub fn go_label(label: &str) {

@@ -217,6 +217,7 @@ pub(crate) fn block_on<F: Future>(
             if slot.state.load(Ordering::Acquire) == NOTIFIED {
                 break;
             }
+            shared.check_ms();
             if shared.stw.requested() {
                 shared.stw.park(hooks::proc_stop, || {
                     hooks::proc_start(slot.pseudo_p, &slot.proc_trace)

@@ -57,6 +57,13 @@
 //!    futures' destructors on the calling thread;
 //! 4. drain the injector and the timer heaps.
 //!
+//! # Panics
+//!
+//! User code never unwinds into the M: a poll runs under `catch_unwind`
+//! (the panic becomes the task's output), and a waker the runtime did not
+//! create is called through `Panics::guard` (`panics.rs`). An M that dies
+//! anyway (a bug) is replaced by a new thread for its P (`worker::replace`).
+//!
 //! # Rejected alternatives
 //!
 //! - A stealable `runnext` (Go lets thieves take it after a short delay):
@@ -103,6 +110,7 @@ use spool_tracer::hooks::{self, ProcTraceState};
 
 use crate::context;
 use crate::loom::lock_std;
+use crate::panics::Panics;
 use crate::task::{self, JoinHandle, Notified, Registry, harness};
 use crate::time::heap::{Entry, TimerHeap};
 use block_on::BlockOnSlot;
@@ -158,6 +166,13 @@ pub(crate) struct Shared {
     pub(crate) block_ons: Mutex<BlockOns>,
     /// Round-robin choice of a P for timers registered off-runtime.
     timer_rr: AtomicUsize,
+    /// Panics caught from wakers, and Ms lost to panics (`panics.rs`).
+    pub(crate) panics: Panics,
+    /// Threads of Ms started to replace Ms that died (`worker::replace`);
+    /// shutdown joins them after the original Ms.
+    replacements: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// Ps whose M died and could not be replaced.
+    lost_ps: AtomicU32,
 }
 
 #[derive(Default)]
@@ -178,6 +193,9 @@ impl Shared {
             epoch: Instant::now(),
             block_ons: Mutex::new(BlockOns::default()),
             timer_rr: AtomicUsize::new(0),
+            panics: Panics::new(),
+            replacements: Mutex::new(Vec::new()),
+            lost_ps: AtomicU32::new(0),
             procs,
         }
     }
@@ -351,6 +369,37 @@ impl Shared {
             .run(reason, is_participant, || self.unpark_all(), f)
     }
 
+    /// Keeps the thread of a replacement M for shutdown to join.
+    pub(crate) fn add_replacement(&self, t: std::thread::JoinHandle<()>) {
+        lock_std(&self.replacements).push(t);
+    }
+
+    /// Takes the replacement Ms' threads started so far (shutdown joins
+    /// them; a replacement that dies itself adds another, so the caller
+    /// loops until none is left).
+    pub(crate) fn take_replacements(&self) -> Vec<std::thread::JoinHandle<()>> {
+        std::mem::take(&mut *lock_std(&self.replacements))
+    }
+
+    /// A P lost its M and no replacement could be started: wake every
+    /// `block_on` thread so it notices ([`Shared::check_ms`]).
+    pub(crate) fn lose_p(&self) {
+        self.lost_ps.fetch_add(1, Ordering::SeqCst);
+        self.unpark_all();
+    }
+
+    /// The health check of the Ms, cheap enough for every park: one load.
+    /// Panics (fails loudly) when a P has lost its M for good, rather than
+    /// letting the caller wait forever for tasks nobody runs. Called by
+    /// `block_on` after each wake; sysmon (issue 12) is meant to call it on
+    /// every tick too.
+    pub(crate) fn check_ms(&self) {
+        let lost = self.lost_ps.load(Ordering::Relaxed);
+        if lost != 0 {
+            lost_ps_panic(lost);
+        }
+    }
+
     /// Shutdown steps 3 and 4 (after the Ms are gone or given up on).
     pub(crate) fn drain(&self) {
         self.registry.close_and_drain(|t| {
@@ -359,9 +408,18 @@ impl Shared {
         });
         self.drain_injector();
         for p in self.procs.iter() {
-            p.timers.clear();
+            p.timers.clear(&self.panics);
         }
     }
+}
+
+#[cold]
+#[inline(never)]
+fn lost_ps_panic(lost: u32) -> ! {
+    panic!(
+        "spool: {lost} P(s) of this runtime lost their M to a panic and no replacement M could be \
+         started (see the report on stderr); their tasks cannot run"
+    )
 }
 
 impl Drop for Shared {

@@ -7,7 +7,9 @@
 //! also holds `&Core`). The `Worker` queue's other end, its `Stealer`, is in
 //! the shared [`Proc`](super::Proc).
 
+use std::any::Any;
 use std::cell::Cell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -16,6 +18,7 @@ use spool_tracer::hooks;
 
 use super::{INJECTOR_INTERVAL, MAX_RUNNEXT_POLLS, SHUTDOWN, Shared};
 use crate::context;
+use crate::panics::drop_payload;
 use crate::task::Notified;
 use crate::task::harness::{self, RunOutcome};
 
@@ -90,8 +93,20 @@ impl Core {
 /// and every park, and when it sees the flag changed behind its back (a
 /// trace started through `spool_tracer::control` directly, or stopped by a
 /// write error), which it looks at every [`INJECTOR_INTERVAL`] tasks.
+///
+/// An M that dies of a panic (a spool bug: user code runs under
+/// `catch_unwind` in the task's poll or `panics::Panics::guard`) is caught
+/// here and replaced, see [`replace`].
 pub(crate) fn run(shared: Arc<Shared>, core: Core) {
-    let _enter = context::enter(Arc::as_ptr(&shared), &core);
+    match catch_unwind(AssertUnwindSafe(|| m_loop(&shared, &core))) {
+        Ok(()) => exit(&shared, &core),
+        Err(payload) => replace(shared, core, payload),
+    }
+}
+
+/// The M proper: takes the P and runs the scheduling loop until shutdown.
+fn m_loop(shared: &Arc<Shared>, core: &Core) {
+    let _enter = context::enter(Arc::as_ptr(shared), core);
     let p = &shared.procs[core.index];
     hooks::proc_start(p.id, &p.trace);
     loop {
@@ -102,18 +117,93 @@ pub(crate) fn run(shared: Arc<Shared>, core: Core) {
             break;
         }
         if hooks::enabled() {
-            schedule::<true>(&shared, &core, seen);
+            schedule::<true>(shared, core, seen);
         } else {
-            schedule::<false>(&shared, &core, seen);
+            schedule::<false>(shared, core, seen);
         }
     }
     hooks::proc_stop();
-    // Queued Gs are not run any more; the registry drain cancels them.
+}
+
+/// The M leaves for good: its queued Gs are not run any more (the
+/// registry drain cancels them) and it stops counting for stop-the-world.
+fn exit(shared: &Shared, core: &Core) {
     drop(core.runnext.take());
     while let Some(t) = core.worker.pop() {
         drop(t);
     }
     shared.stw.leave();
+}
+
+/// The M died of a panic that escaped [`m_loop`]: a bug of ours, so it is
+/// always reported (stderr and trace, `panics.rs`). The P is handed, with
+/// its queue, to a replacement M on a new thread (this thread's tracer
+/// state may be mid-event; a fresh thread starts clean), which takes the
+/// dead M's place in stop-the-world. If no thread can be started the
+/// runtime is marked as having lost a P ([`Shared::lost_p`]): `block_on`
+/// fails loudly at its next park instead of waiting forever for tasks no M
+/// runs (sysmon, issue 12, is meant to check [`Shared::check_ms`] too).
+#[cold]
+#[inline(never)]
+fn replace(shared: Arc<Shared>, core: Core, payload: Box<dyn Any + Send>) {
+    // The tracer still thinks this thread holds the P.
+    if let Err(p) = catch_unwind(hooks::proc_stop) {
+        std::mem::forget(p);
+    }
+    // Undo what the M was in the middle of, as far as the runtime can see.
+    core.polling.set(false);
+    if core.searching.replace(false) && shared.idle.transition_worker_from_searching() {
+        shared.notify_parked();
+    }
+    if shared.idle.is_parked(core.index) && !shared.idle.unpark_worker_by_id(core.index) {
+        // Picked by a notifier meanwhile: it counted us as searching.
+        if shared.idle.transition_worker_from_searching() {
+            shared.notify_parked();
+        }
+    }
+    let index = core.index;
+    if shared.is_shutdown() {
+        shared.panics.m_died(
+            index,
+            payload.as_ref(),
+            "The runtime is shutting down: not replaced.",
+        );
+        exit(&shared, &core);
+        drop_payload(payload);
+        return;
+    }
+    let name = std::thread::current()
+        .name()
+        .map_or_else(|| format!("spool-m-{index}"), str::to_owned);
+    let sh = Arc::clone(&shared);
+    let spawned = std::thread::Builder::new()
+        .name(name)
+        .spawn(move || run(sh, core));
+    match spawned {
+        Ok(t) => {
+            shared.panics.m_died(
+                index,
+                payload.as_ref(),
+                "Started a replacement M for the P.",
+            );
+            shared.add_replacement(t);
+        }
+        Err(e) => {
+            shared.panics.m_died(
+                index,
+                payload.as_ref(),
+                &format!(
+                    "No replacement M could be started ({e}): the runtime cannot run this P's \
+                     queued tasks; `block_on` on it will panic."
+                ),
+            );
+            // The closure (and the core) were dropped with the error; the
+            // P's queue stays reachable to thieves through its stealer.
+            shared.lose_p();
+            shared.stw.leave();
+        }
+    }
+    drop_payload(payload);
 }
 
 /// The M loop proper, for tracing on (`TRACED`) or off. Returns to
@@ -130,6 +220,8 @@ fn schedule<const TRACED: bool>(shared: &Shared, core: &Core, seen: u32) {
             stw_park(shared, core);
             return;
         }
+        #[cfg(test)]
+        tests::maybe_die(shared);
         // From its own P's queues (`chained`) a task starts a queue pop
         // after the previous one ended; after a search it may be much later.
         let (task, chained) = match next_task::<TRACED>(shared, core) {
@@ -229,7 +321,7 @@ fn fire_own_timers(shared: &Shared, core: &Core) -> usize {
     if timers.next() == u64::MAX {
         return 0;
     }
-    timers.fire(shared.nanos(Instant::now()), false)
+    timers.fire(shared.nanos(Instant::now()), false, &shared.panics)
 }
 
 /// Fires the due timers of every P (own P blocking, others only if free).
@@ -242,7 +334,7 @@ fn fire_all_timers(shared: &Shared, core: &Core) -> usize {
         .procs
         .iter()
         .enumerate()
-        .map(|(i, p)| p.timers.fire(now, i != core.index))
+        .map(|(i, p)| p.timers.fire(now, i != core.index, &shared.panics))
         .sum()
 }
 
@@ -331,5 +423,86 @@ fn park(shared: &Shared, core: &Core) {
             }
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Uses private items: the M loop's test-only death point and the
+    //! runtime's `Panics` counts.
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::Shared;
+    use crate::{Builder, spawn, time::sleep};
+
+    /// Index of the runtime one of whose Ms must die before its next task;
+    /// `usize::MAX` for none.
+    static DIE: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+    /// Panics (once) on an M of the runtime named by [`DIE`].
+    pub(super) fn maybe_die(shared: &Shared) {
+        if DIE
+            .compare_exchange(shared.index, usize::MAX, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            panic!("spool test: this M dies");
+        }
+    }
+
+    /// Runs `f` on a thread; fails the test if it is not done in 20 s.
+    fn within_20s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("{what} hung (20 s)"))
+    }
+
+    #[test]
+    fn an_m_that_dies_is_replaced_and_its_p_keeps_serving() {
+        let rt = Builder::new().procs(2).build().unwrap();
+        let h = rt.handle().clone();
+        DIE.store(h.shared.index, Ordering::SeqCst);
+        // Wake an M so it passes the death point.
+        drop(h.spawn(async {}));
+        let h2 = h.clone();
+        within_20s("waiting for the M to die", move || {
+            while h2.shared.panics.m_deaths() == 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+        assert_eq!(h.shared.panics.m_deaths(), 1);
+        // The replacement took the dead M's place in stop-the-world: with
+        // the dead M still counted and not replaced, this would wait forever.
+        let h2 = h.clone();
+        within_20s("stop-the-world after the death", move || {
+            h2.stop_the_world("after an M died", || ())
+        });
+        let h2 = h.clone();
+        let sum = within_20s("tasks after the death", move || {
+            h2.block_on(async {
+                let hs: Vec<_> = (0..100u64)
+                    .map(|i| {
+                        spawn(async move {
+                            sleep(Duration::from_millis(1)).await;
+                            i
+                        })
+                    })
+                    .collect();
+                let mut sum = 0;
+                for h in hs {
+                    sum += h.await.unwrap();
+                }
+                sum
+            })
+        });
+        assert_eq!(sum, 4950);
+        let weak = h.downgrade();
+        drop(h);
+        drop(rt);
+        assert!(weak.upgrade().is_none(), "a task or M leaked");
     }
 }

@@ -22,6 +22,7 @@ use super::raw::PollFuture;
 use super::state::{TransitionToIdle, TransitionToNotified, TransitionToRunning};
 use super::{Header, waker};
 use crate::context::{self, PollEnd};
+use crate::panics::Site;
 use crate::sched::table;
 
 /// What the scheduler must do after [`run`].
@@ -177,7 +178,9 @@ unsafe fn complete(ptr: NonNull<Header>, refs: usize) {
         // SAFETY: JOIN_WAKER set: we may read the slot; the JoinHandle
         // cannot change it after COMPLETE.
         if let Some(w) = unsafe { (*h.join_waker.get()).as_ref() } {
-            w.wake_by_ref();
+            // The awaiting future's waker: guarded, so a panicking one
+            // cannot stop this task from reaching its terminal state below.
+            shared.panics.guard(Site::JoinWake, || w.wake_by_ref());
         }
     }
     if h.state.transition_to_terminal(refs + removed as usize) {
@@ -292,11 +295,21 @@ pub(crate) unsafe fn drop_reference(ptr: NonNull<Header>) {
 /// The reference count is zero.
 unsafe fn dealloc(ptr: NonNull<Header>) {
     // SAFETY: nobody else can reach the task.
-    let (idx, f) = unsafe {
+    let (idx, f, join_waker) = unsafe {
         let h = ptr.as_ref();
         debug_assert!(h.state.load().is_complete(), "task freed before completing");
-        (h.runtime_index(), h.vtable.dealloc)
+        (
+            h.runtime_index(),
+            h.vtable.dealloc,
+            (*h.join_waker.get()).take(),
+        )
     };
+    if let Some(w) = join_waker {
+        // Another future's waker: its destructor is user code.
+        // SAFETY: the task still holds its count on the runtime.
+        let shared = unsafe { table::get(idx) };
+        shared.panics.guard(Site::WakerDrop, || drop(w));
+    }
     // SAFETY: last reference; the vtable matches the allocation.
     unsafe { f(ptr) };
     // SAFETY: the task held one count on its runtime's Arc.

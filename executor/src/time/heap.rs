@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::task::Waker;
 
 use crate::loom::lock_std as lock;
+use crate::panics::{Panics, Site};
 
 /// Shared by a `Sleep` and the heap.
 pub(crate) struct Entry {
@@ -95,8 +96,10 @@ impl TimerHeap {
 
     /// Pops every entry due at `now` and wakes them in deadline order.
     /// Returns how many wakers it woke. With `try_only`, gives up if the
-    /// lock is busy (another M is firing these timers).
-    pub(crate) fn fire(&self, now: u64, try_only: bool) -> usize {
+    /// lock is busy (another M is firing these timers). A waker that panics
+    /// is caught and reported (`panics.rs`); the rest of the batch is still
+    /// woken.
+    pub(crate) fn fire(&self, now: u64, try_only: bool, panics: &Panics) -> usize {
         if self.next() > now {
             return 0;
         }
@@ -120,14 +123,79 @@ impl TimerHeap {
             self.next.store(next, Ordering::Relaxed);
         }
         let n = due.len();
-        due.into_iter().for_each(Waker::wake);
+        for w in due {
+            // Outside the heap lock: a waker may register a new timer here.
+            panics.guard(Site::TimerWake, || w.wake());
+        }
         n
     }
 
-    /// Drops every entry (shutdown), releasing the wakers they hold.
-    pub(crate) fn clear(&self) {
+    /// Drops every entry (shutdown), releasing the wakers they hold, each
+    /// drop guarded (a waker's destructor is user code too).
+    pub(crate) fn clear(&self, panics: &Panics) {
         let heap = std::mem::take(&mut lock(&self.inner).heap);
         self.next.store(u64::MAX, Ordering::Relaxed);
-        drop(heap);
+        for k in heap {
+            let w = lock(&k.entry.waker).take();
+            if let Some(w) = w {
+                panics.guard(Site::WakerDrop, || drop(w));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Uses private items: `TimerHeap` and the runtime's `Panics`.
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::{Arc, Mutex};
+    use std::task::{Wake, Waker};
+
+    use super::{Entry, TimerHeap};
+    use crate::panics::Panics;
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+
+    struct Bad;
+    impl Wake for Bad {
+        fn wake(self: Arc<Self>) {
+            panic!("spool test: a timer waker panics");
+        }
+    }
+
+    fn entry(w: Waker) -> Arc<Entry> {
+        Arc::new(Entry {
+            waker: Mutex::new(Some(w)),
+        })
+    }
+
+    #[test]
+    fn a_panicking_waker_does_not_stop_the_rest_of_its_batch() {
+        let heap = TimerHeap::new();
+        let panics = Panics::new();
+        let ok = Arc::new(Count(AtomicUsize::new(0)));
+        // One deadline, so one batch, in registration order: bad ones first,
+        // then interleaved, then last.
+        for i in 0..12 {
+            let w = if i % 3 == 0 {
+                Waker::from(Arc::new(Bad))
+            } else {
+                Waker::from(ok.clone())
+            };
+            heap.insert(100, entry(w));
+        }
+        assert_eq!(heap.fire(100, false, &panics), 12);
+        assert_eq!(
+            ok.0.load(SeqCst),
+            8,
+            "a waker after a panicking one was lost"
+        );
+        assert_eq!(panics.waker_panics(), 4);
+        assert_eq!(heap.next(), u64::MAX);
     }
 }
