@@ -15,7 +15,7 @@
 //!   `go_start_next`): the floor of an event that reads the clock when
 //!   nothing else overlaps it.
 //! - Bytes per event: one iteration of each workload is traced into a fresh
-//!   file, read back with `spool_tracer::read`, and `file bytes / events` is
+//!   file, read back with `spool_trace::read`, and `file bytes / events` is
 //!   printed (tables and batch headers included).
 //!
 //! Run: `cargo bench --bench tracer`. Results: `docs/benchmarks.md`.
@@ -151,7 +151,7 @@ fn bytes_per_event(_: &mut Criterion) {
         let bytes =
             std::fs::read(&path).unwrap_or_else(|e| panic!("read trace {}: {e}", path.display()));
         let _ = std::fs::remove_file(&path);
-        let trace = spool::tracer::read::read(&bytes)
+        let trace = spool_trace::read::read(&bytes)
             .unwrap_or_else(|e| panic!("decode trace of {name}: {e}"));
         let events = trace.event_count();
         eprintln!(

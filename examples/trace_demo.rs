@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! cargo run --release --example trace_demo -- demo.trace
-//! cargo run --release -p spool-tracer --bin spool-trace -- demo.trace
+//! cargo run --release -p spool-trace -- demo.trace
 //! ```
 //!
 //! The trace goes to the path given as the first argument (default
@@ -111,5 +111,5 @@ fn main() {
         sum as usize + rounds
     });
     println!("spool trace demo: result {total}, trace written to {path}");
-    println!("view it: cargo run --release -p spool-tracer --bin spool-trace -- {path}");
+    println!("view it: cargo run --release -p spool-trace -- {path}");
 }

@@ -17,7 +17,7 @@ use spool::{spawn, yield_now};
 /// Asserts every event was written by one G (a real task, not "none").
 fn on_one_task(evs: &[UEv]) -> u64 {
     let g = evs.first().expect("events").g;
-    assert_ne!(g, spool_tracer::read::NONE);
+    assert_ne!(g, spool_trace::read::NONE);
     assert!(
         evs.iter().all(|e| e.g == g),
         "events on several tasks: {evs:?}"

@@ -8,7 +8,7 @@ mod trace_support;
 use std::collections::HashSet;
 use std::fs::File;
 
-use spool::tracer::read::EventKind;
+use spool_trace::read::EventKind;
 use trace_support::{go_parse, read_timeline, serial, trace_path};
 
 const ROUNDS: usize = 50;

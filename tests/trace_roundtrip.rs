@@ -1,5 +1,5 @@
 //! Round trip: real workloads on a spool runtime, traced, read back with
-//! `spool_tracer::read` with exact event counts, and checked by Go's parser
+//! `spool_trace::read` with exact event counts, and checked by Go's parser
 //! (`go tool trace -d=parsed`, exit 0).
 
 mod trace_support;
@@ -270,7 +270,7 @@ fn generation_flips_racing_a_busy_runtime() {
 
 #[test]
 fn spawns_from_threads_without_a_p_use_one_foreign_p_per_thread() {
-    use spool::tracer::read::EventKind;
+    use spool_trace::read::EventKind;
     let _s = serial();
     let path = trace_path("foreign-spawns");
     let rt = runtime();

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use spool_tracer::read::{self, EventKind, NONE};
+use spool_trace::read::{self, EventKind, NONE};
 
 /// Serialises traced sections within one test binary.
 pub static TRACE_LOCK: Mutex<()> = Mutex::new(());

@@ -29,7 +29,7 @@ function log(...a) { console.log('[browser-test]', ...a); }
 function ensureBinary() {
   if (process.env.SPOOL_TRACE_BIN) return;
   log('building', bin);
-  execFileSync('cargo', ['build', '--release', '-p', 'spool-tracer', '--bin', 'spool-trace'], { cwd: root, stdio: 'inherit' });
+  execFileSync('cargo', ['build', '--release', '-p', 'spool-trace', '--bin', 'spool-trace'], { cwd: root, stdio: 'inherit' });
 }
 
 function serve(file) {

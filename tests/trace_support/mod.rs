@@ -1,5 +1,5 @@
 //! Helpers for the executor-level trace tests: Go's parser as an external
-//! judge, and exact checks on the timeline decoded by `spool_tracer::read`.
+//! judge, and exact checks on the timeline decoded by `spool_trace::read`.
 
 #![allow(dead_code)] // Each test file uses a subset.
 
@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use spool::tracer::control::RUNTIME_TASK_ID;
-use spool::tracer::read::order::OrderedEvent;
-use spool::tracer::read::{self, EventKind, GoState, ProcState};
+use spool_trace::read::order::OrderedEvent;
+use spool_trace::read::{self, EventKind, GoState, ProcState};
 
 /// Tests in one binary share the process-wide tracer: one trace at a time.
 static SERIAL: Mutex<()> = Mutex::new(());

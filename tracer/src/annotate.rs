@@ -63,7 +63,7 @@ use crate::hooks::{self, enabled};
 use regions::{EndOutcome, Entry};
 
 /// Go's limit on a trace string: longer strings make the parser reject the file.
-pub const MAX_STRING_LEN: usize = 1024;
+pub const MAX_STRING_LEN: usize = spool_trace_wire::MAX_STRING_LEN;
 
 /// `s` clipped to at most [`MAX_STRING_LEN`] bytes, cut at a `char` boundary.
 ///

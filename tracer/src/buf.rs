@@ -20,12 +20,13 @@ use std::sync::Arc;
 
 use crate::generation::Generation;
 
-/// Event type bytes of the format: the reader's table (one source for
-/// the writer, the reader and the tests).
-pub(crate) use crate::read::ty as ev;
+use spool_trace_wire::varint::{self, put as varint, put_padded as varint_at};
+/// Event type bytes and the format's "none": the wire crate's table (one
+/// source for the writer, the reader and the tests).
+pub(crate) use spool_trace_wire::{NONE, ev};
 
-/// The 16-byte file header (format version 1.22).
-pub(crate) const FILE_HEADER: &[u8; 16] = b"go 1.22 trace\0\0\0";
+/// The 16-byte file header (the version spool writes, 1.22).
+pub(crate) const FILE_HEADER: &[u8; 16] = &spool_trace_wire::Version::WRITTEN.header();
 
 /// Bytes per batch buffer, header included: the largest allocation a
 /// `RegionAlloc` block serves (65,472 bytes), just under Go's 64 KiB payload
@@ -35,26 +36,11 @@ pub(crate) const BATCH_CAP: usize = region_alloc::MAX_ALLOC;
 /// Width of the reserved, back-patched size varint (3 × 7 bits ≥ 65,536).
 pub(crate) const SIZE_SLOT: usize = 3;
 
-/// "No thread / no proc / no goroutine" in the format: -1 as u64.
-pub(crate) const NONE: u64 = u64::MAX;
-
 /// Worst-case encoded size of an event with `nargs` varint arguments
 /// (including its timestamp delta).
 #[inline(always)]
 pub(crate) const fn max_event_len(nargs: usize) -> usize {
     1 + 10 * (nargs + 1)
-}
-
-/// Writes `v` as LEB128 at `buf[pos..]`; returns the position after it.
-#[inline(always)]
-pub(crate) fn varint(buf: &mut [u8], mut pos: usize, mut v: u64) -> usize {
-    while v >= 0x80 {
-        buf[pos] = (v as u8) | 0x80;
-        v >>= 7;
-        pos += 1;
-    }
-    buf[pos] = v as u8;
-    pos + 1
 }
 
 /// Writes `v` as LEB128 at `p`; returns the pointer after it.
@@ -118,23 +104,9 @@ unsafe fn put_varint_loop(mut p: *mut u8, mut v: u64) -> *mut u8 {
     }
 }
 
-/// Writes `v` as a LEB128 padded to exactly `width` bytes at `buf[pos..]`.
-pub(crate) fn varint_at(buf: &mut [u8], pos: usize, mut v: u64, width: usize) {
-    for i in 0..width {
-        let last = i + 1 == width;
-        buf[pos + i] = (v as u8 & 0x7f) | if last { 0 } else { 0x80 };
-        v >>= 7;
-    }
-    debug_assert_eq!(v, 0, "value does not fit a {width}-byte varint");
-}
-
 /// Appends `v` as LEB128 to `out` (table batches, built on the writer thread).
-pub(crate) fn push_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
+pub(crate) fn push_varint(out: &mut Vec<u8>, v: u64) {
+    varint::push(out, v);
 }
 
 /// One M's open batch, in a buffer carved from its generation's arena.
@@ -221,6 +193,13 @@ impl Batch {
         if !self.has_room(max_event_len(args.len())) {
             return false;
         }
+        debug_assert_eq!(
+            spool_trace_wire::timed_arg_count(ty),
+            Some(args.len() + 1),
+            "{} written with {} arguments",
+            spool_trace_wire::type_name(ty),
+            args.len()
+        );
         debug_assert!(
             ts >= self.last_ts,
             "time went backwards: {ts} < {}",
@@ -287,32 +266,6 @@ impl Sealed {
 mod tests {
     use super::*;
 
-    fn decode(buf: &[u8], pos: &mut usize) -> u64 {
-        let mut v = 0u64;
-        let mut shift = 0;
-        loop {
-            let b = buf[*pos];
-            *pos += 1;
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return v;
-            }
-            shift += 7;
-        }
-    }
-
-    #[test]
-    fn varints_round_trip_including_none() {
-        let mut buf = [0u8; 16];
-        for v in [0, 1, 127, 128, 300, 65_536, u64::from(u32::MAX), NONE] {
-            let end = varint(&mut buf, 0, v);
-            let mut pos = 0;
-            assert_eq!(decode(&buf, &mut pos), v);
-            assert_eq!(pos, end);
-        }
-        assert_eq!(varint(&mut buf, 0, NONE), 10, "-1 takes 10 bytes");
-    }
-
     #[test]
     fn unrolled_varint_matches_the_byte_loop() {
         let edges = [
@@ -342,16 +295,5 @@ mod tests {
             assert_eq!(fast_len, slow_len, "length of {v}");
             assert_eq!(fast[..fast_len], slow[..slow_len], "bytes of {v}");
         }
-    }
-
-    #[test]
-    fn padded_varint_decodes_to_value() {
-        let mut buf = [0u8; 3];
-        varint_at(&mut buf, 0, 65_536, 3);
-        let mut pos = 0;
-        assert_eq!(decode(&buf, &mut pos), 65_536);
-        assert_eq!(pos, 3);
-        varint_at(&mut buf, 0, 5, 3);
-        assert_eq!(buf, [0x85, 0x80, 0x00]);
     }
 }

@@ -24,6 +24,8 @@
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use spool_trace_wire::{GoState, ProcState};
+
 use crate::buf::{NONE, ev};
 use crate::global::{
     BASE_GEN, Lost, claim_status, lost, next_seq, next_seq_from, next_seq_owned, pack, slot_gen,
@@ -53,12 +55,12 @@ static RUNTIME_BUSY: AtomicBool = AtomicBool::new(false);
 static GC_ACTIVE: AtomicBool = AtomicBool::new(false);
 static GC_SEQ: AtomicU64 = AtomicU64::new(0);
 
-// Status values (tracev2).
-const GO_RUNNABLE: u64 = 1;
-const GO_RUNNING: u64 = 2;
-const GO_WAITING: u64 = 4;
-const PROC_RUNNING: u64 = 1;
-const PROC_IDLE: u64 = 2;
+// Status values (the wire crate's, from tracev2).
+const GO_RUNNABLE: u64 = GoState::Runnable.wire();
+const GO_RUNNING: u64 = GoState::Running.wire();
+const GO_WAITING: u64 = GoState::Waiting.wire();
+const PROC_RUNNING: u64 = ProcState::Running.wire();
+const PROC_IDLE: u64 = ProcState::Idle.wire();
 
 /// The status a task has at trace start, for [`task_status`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -23,6 +23,3 @@ mod vocab;
 mod writer;
 
 pub use writer::TraceSummary;
-pub mod read;
-#[cfg(feature = "viewer")]
-pub mod viewer;

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
-use super::analysis::{Model, NO};
+use crate::analysis::{Model, NO};
 
 /// Per-spawn-site aggregate.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -146,7 +146,7 @@ impl Summary {
                 .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         }
         sites.sort_by(|a, b| b.running.cmp(&a.running).then(a.site.cmp(&b.site)));
-        let rank = |f: fn(&super::analysis::Task) -> u64| {
+        let rank = |f: fn(&crate::analysis::Task) -> u64| {
             // Rank indices; only the top entries get their strings.
             let mut v: Vec<usize> = (0..m.tasks.len()).filter(|&i| f(&m.tasks[i]) > 0).collect();
             let key = |i: &usize| (std::cmp::Reverse(f(&m.tasks[*i])), m.tasks[*i].id);

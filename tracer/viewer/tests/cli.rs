@@ -1,6 +1,6 @@
 //! The `spool-trace` binary end to end: exit codes and one-line errors of
 //! `check`, `summary`, `html`, `export` on good, truncated and non-trace files.
-#![cfg(feature = "viewer")]
+#![cfg(feature = "cli")]
 
 use std::path::PathBuf;
 use std::process::Command;

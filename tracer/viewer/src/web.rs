@@ -10,8 +10,8 @@
 use std::io::{self, Write};
 use std::net::SocketAddr;
 
-use super::analysis::{Model, NO};
-use super::chrome::json_str;
+use crate::analysis::{Model, NO};
+use crate::chrome::json_str;
 
 const PAGE: &str = include_str!("assets/index.html");
 const STYLE: &str = include_str!("assets/style.css");

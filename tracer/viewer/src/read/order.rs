@@ -94,7 +94,7 @@ struct MState {
 /// Merges generations into one timeline, keeping G/P/M/GC state across them.
 ///
 /// ```
-/// use spool_tracer::read::{order::Orderer, TraceReader};
+/// use spool_trace::read::{order::Orderer, TraceReader};
 /// let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/go126.trace")).unwrap();
 /// let mut reader = TraceReader::new(&bytes).unwrap();
 /// let mut orderer = Orderer::new();

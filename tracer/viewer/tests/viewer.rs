@@ -1,15 +1,15 @@
 //! Viewer tests: exact summary numbers on a hand-crafted trace with known
 //! tasks, sleeps and wakes; Chrome JSON validity (parses, slices nest per
 //! track, every flow end has a start); the HTML page is self-contained.
-#![cfg(feature = "viewer")]
+#![cfg(feature = "cli")]
 
 mod common;
 
 use std::collections::HashMap;
 
-use spool_tracer::viewer::analysis::{self, NO, State};
-use spool_tracer::viewer::summary::Summary;
-use spool_tracer::viewer::{chrome, web};
+use spool_trace::analysis::{self, NO, State};
+use spool_trace::summary::Summary;
+use spool_trace::{chrome, web};
 
 const GO126: &[u8] = include_bytes!("data/go126.trace");
 
@@ -120,7 +120,7 @@ fn summary_numbers_are_exact() {
             ]
         );
         assert_eq!(m.procs[0].spans.last().unwrap().how, analysis::End::Exit);
-        let text = spool_tracer::viewer::summary::render(&m, &s);
+        let text = spool_trace::summary::render(&m, &s);
         assert!(
             text.contains("app::worker") && text.contains("sleep: 100ns"),
             "{text}"
@@ -251,7 +251,7 @@ fn truncated_and_garbage_inputs_never_panic() {
         }
         if let Ok(m) = analysis::analyze(&b, |_, _| {}) {
             let sum = Summary::new(&m, 5);
-            let _ = spool_tracer::viewer::summary::render(&m, &sum);
+            let _ = spool_trace::summary::render(&m, &sum);
             let mut out = Vec::new();
             chrome::write(&m, &mut out).unwrap();
             let _ = web::payload(&m, "x");

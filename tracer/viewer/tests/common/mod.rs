@@ -169,7 +169,7 @@ impl TraceBuilder {
 }
 
 /// Event type IDs: the reader's wire table.
-pub use spool_tracer::read::ty as ev;
+pub use spool_trace_wire::ev;
 
 /// A small two-worker scenario (used by reader and viewer tests), in trace
 /// version `minor`. Known facts (ticks = ns):

@@ -2,10 +2,10 @@
 //! truncation, corruption, and a fixed-seed mutation loop (no panics).
 
 mod common;
-#[path = "common/go.rs"]
+#[path = "../../tests/common/go.rs"]
 mod go;
 
-use spool_tracer::read::{self, ErrorKind, EventKind, GoState, NONE, Version, order};
+use spool_trace::read::{self, ErrorKind, EventKind, GoState, NONE, Version, order};
 
 const GO126: &[u8] = include_bytes!("data/go126.trace");
 
@@ -320,7 +320,7 @@ fn mutations_never_panic() {
 
 #[test]
 fn lazy_and_eager_decoding_agree() {
-    use spool_tracer::read::{TraceReader, order::Orderer};
+    use spool_trace::read::{TraceReader, order::Orderer};
     let inputs = [
         GO126.to_vec(),
         common::scenario(22),

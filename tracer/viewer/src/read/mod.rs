@@ -1,4 +1,4 @@
-//! `spool_tracer::read`: decodes Go v2 execution trace files (headers
+//! `spool_trace::read`: decodes Go v2 execution trace files (headers
 //! `go 1.22`, `1.23`, `1.25`, `1.26`) into typed data.
 //!
 //! Two layers:
@@ -30,12 +30,12 @@
 //!
 //! ```
 //! let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/go126.trace")).unwrap();
-//! let trace = spool_tracer::read::read(&bytes).unwrap();
-//! assert_eq!(trace.version, spool_tracer::read::Version::Go126);
-//! let timeline = spool_tracer::read::order::order(&trace).unwrap();
+//! let trace = spool_trace::read::read(&bytes).unwrap();
+//! assert_eq!(trace.version, spool_trace::read::Version::Go126);
+//! let timeline = spool_trace::read::order::order(&trace).unwrap();
 //! let starts = timeline
 //!     .iter()
-//!     .filter(|e| matches!(e.kind, spool_tracer::read::EventKind::GoStart { .. }))
+//!     .filter(|e| matches!(e.kind, spool_trace::read::EventKind::GoStart { .. }))
 //!     .count();
 //! assert!(starts > 10);
 //! ```
@@ -52,8 +52,8 @@ pub use decode::{
 };
 pub use error::{ErrorKind, ReadError};
 pub use event::{
-    EventKind, GoId, GoState, NONE, ProcId, ProcState, StackId, StringId, TaskId, ThreadId,
-    timed_arg_count, ty, type_name,
+    EventKind, GoId, GoState, NONE, ProcId, ProcState, StackId, StringId, TaskId, ThreadId, ev,
+    timed_arg_count, type_name,
 };
 
 /// A whole decoded trace.
@@ -100,7 +100,7 @@ impl Trace {
 /// every other problem is reported inside the returned [`Trace`].
 ///
 /// ```
-/// let err = spool_tracer::read::read(b"hello world, not a trace").unwrap_err();
+/// let err = spool_trace::read::read(b"hello world, not a trace").unwrap_err();
 /// assert!(err.to_string().contains("not a Go execution trace"));
 /// ```
 pub fn read(data: &[u8]) -> Result<Trace, ReadError> {

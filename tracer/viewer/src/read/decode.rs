@@ -19,88 +19,41 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use super::error::{ErrorKind, ReadError};
-use super::event::{EventKind, NONE, StackId, StringId, ThreadId, timed_arg_count, ty};
+use super::event::{EventKind, NONE, StackId, StringId, ThreadId, ev, timed_arg_count};
 use super::wire::{Cursor, WireError};
 
 /// Largest batch payload the format allows.
-pub const MAX_BATCH_SIZE: u64 = 65_536;
+pub const MAX_BATCH_SIZE: u64 = spool_trace_wire::MAX_BATCH_SIZE as u64;
 /// Longest string the format allows.
-pub const MAX_STRING_LEN: u64 = 1_024;
+pub const MAX_STRING_LEN: u64 = spool_trace_wire::MAX_STRING_LEN as u64;
 /// Most frames a stack may have.
-pub const MAX_FRAMES: u64 = 128;
+pub const MAX_FRAMES: u64 = spool_trace_wire::MAX_FRAMES as u64;
 
-/// A trace format version (the `NN` of the `go 1.NN trace` header).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Version {
-    /// `go 1.22 trace`: events 1-44, sync batch = `Frequency`.
-    Go122,
-    /// `go 1.23 trace`: adds GoSwitch, GoCreateBlocked, GoStatusStack, experimental batches.
-    Go123,
-    /// `go 1.25 trace`: sync batch = `Sync`, `Frequency`, `ClockSnapshot`.
-    Go125,
-    /// `go 1.26 trace`: each generation ends with an `EndOfGeneration` byte.
-    Go126,
-}
-
-impl Version {
-    /// The minor version number (22, 23, 25 or 26).
-    pub fn minor(self) -> u32 {
-        match self {
-            Version::Go122 => 22,
-            Version::Go123 => 23,
-            Version::Go125 => 25,
-            Version::Go126 => 26,
-        }
-    }
-
-    /// The 16-byte file header of this version.
-    pub fn header(self) -> [u8; 16] {
-        let mut h = *b"go 1.00 trace\0\0\0";
-        let m = self.minor();
-        h[5] = b'0' + (m / 10) as u8;
-        h[6] = b'0' + (m % 10) as u8;
-        h
-    }
-
-    fn from_minor(m: u32) -> Option<Version> {
-        Some(match m {
-            22 => Version::Go122,
-            23 => Version::Go123,
-            25 => Version::Go125,
-            26 => Version::Go126,
-            _ => return None,
-        })
-    }
-}
+pub use spool_trace_wire::Version;
 
 /// Parses the 16-byte header.
 ///
+/// # Errors
+/// [`ErrorKind::NotATrace`] or [`ErrorKind::UnsupportedVersion`] (at the
+/// offending byte) when `data` does not start with a header this reader knows.
+///
 /// ```
-/// use spool_tracer::read::{parse_header, Version};
+/// use spool_trace::read::{parse_header, Version};
 /// assert_eq!(parse_header(b"go 1.26 trace\0\0\0").unwrap(), Version::Go126);
 /// assert!(parse_header(b"PK\x03\x04 not a trace").is_err());
 /// ```
 pub fn parse_header(data: &[u8]) -> Result<Version, ReadError> {
-    let head = &data[..data.len().min(16)];
-    let not_trace = || ReadError {
-        offset: 0,
-        batch: None,
-        kind: ErrorKind::NotATrace {
-            found: head.escape_ascii().to_string(),
+    spool_trace_wire::parse_header(data).map_err(|e| match e {
+        spool_trace_wire::HeaderError::NotATrace { found } => ReadError {
+            offset: 0,
+            batch: None,
+            kind: ErrorKind::NotATrace { found },
         },
-    };
-    if head.len() < 16 || &head[..5] != b"go 1." || &head[7..16] != b" trace\0\0\0" {
-        return Err(not_trace());
-    }
-    let (a, b) = (head[5], head[6]);
-    if !a.is_ascii_digit() || !b.is_ascii_digit() {
-        return Err(not_trace());
-    }
-    let minor = u32::from(a - b'0') * 10 + u32::from(b - b'0');
-    Version::from_minor(minor).ok_or(ReadError {
-        offset: 5,
-        batch: None,
-        kind: ErrorKind::UnsupportedVersion { minor },
+        spool_trace_wire::HeaderError::UnsupportedVersion { minor } => ReadError {
+            offset: 5,
+            batch: None,
+            kind: ErrorKind::UnsupportedVersion { minor },
+        },
     })
 }
 
@@ -326,7 +279,7 @@ enum Framed<'a> {
 /// Streams generations out of a trace held in memory.
 ///
 /// ```
-/// use spool_tracer::read::TraceReader;
+/// use spool_trace::read::TraceReader;
 /// let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/go126.trace")).unwrap();
 /// let mut r = TraceReader::new(&bytes).unwrap();
 /// let mut events = 0;
@@ -442,14 +395,14 @@ impl<'a> TraceReader<'a> {
         let Ok(b) = c.byte() else {
             return Ok(Framed::Eof);
         };
-        if b == ty::END_OF_GENERATION {
+        if b == ev::END_OF_GENERATION {
             if self.version < Version::Go126 {
                 return Err(self.err(at, None, ErrorKind::UnexpectedEndOfGeneration));
             }
             self.pos += 1;
             return Ok(Framed::EndOfGeneration);
         }
-        if b != ty::EVENT_BATCH && b != ty::EXPERIMENTAL_BATCH {
+        if b != ev::EVENT_BATCH && b != ev::EXPERIMENTAL_BATCH {
             return Err(self.err(at, None, ErrorKind::ExpectedBatch { found: b }));
         }
         let batch = Some(at);
@@ -461,7 +414,7 @@ impl<'a> TraceReader<'a> {
                 WireError::Overflow => ErrorKind::BadVarint { what },
             },
         };
-        let experiment = if b == ty::EXPERIMENTAL_BATCH {
+        let experiment = if b == ev::EXPERIMENTAL_BATCH {
             Some(c.byte().map_err(|e| wire(e, c.offset(), "batch header"))?)
         } else {
             None
@@ -594,11 +547,11 @@ fn build_generation(
         let first = raw.payload.first().copied();
         let kind = match (raw.experiment, first) {
             (Some(experiment), _) => BatchKind::Experimental { experiment },
-            (None, Some(ty::STRINGS)) => BatchKind::Strings,
-            (None, Some(ty::STACKS)) => BatchKind::Stacks,
-            (None, Some(ty::CPU_SAMPLES)) => BatchKind::CpuSamples,
-            (None, Some(ty::FREQUENCY)) if version < Version::Go125 => BatchKind::Sync,
-            (None, Some(ty::SYNC)) if version >= Version::Go125 => BatchKind::Sync,
+            (None, Some(ev::STRINGS)) => BatchKind::Strings,
+            (None, Some(ev::STACKS)) => BatchKind::Stacks,
+            (None, Some(ev::CPU_SAMPLES)) => BatchKind::CpuSamples,
+            (None, Some(ev::FREQUENCY)) if version < Version::Go125 => BatchKind::Sync,
+            (None, Some(ev::SYNC)) if version >= Version::Go125 => BatchKind::Sync,
             _ => BatchKind::Events,
         };
         let start_ev = g.events.len() as u32;
@@ -715,10 +668,10 @@ fn expect_type(c: &mut Cursor<'_>, want: u8, context: &'static str) -> Result<()
 }
 
 fn decode_strings(c: &mut Cursor<'_>, g: &mut Generation) -> Result<(), Problem> {
-    expect_type(c, ty::STRINGS, "string batch")?;
+    expect_type(c, ev::STRINGS, "string batch")?;
     while !c.is_empty() {
         let at = c.offset();
-        expect_type(c, ty::STRING, "string batch")?;
+        expect_type(c, ev::STRING, "string batch")?;
         let id = c.uvarint().map_err(|e| wire_problem(c, e, "string"))?;
         let len = c.uvarint().map_err(|e| wire_problem(c, e, "string"))?;
         if len > MAX_STRING_LEN {
@@ -743,10 +696,10 @@ fn decode_strings(c: &mut Cursor<'_>, g: &mut Generation) -> Result<(), Problem>
 }
 
 fn decode_stacks(c: &mut Cursor<'_>, g: &mut Generation) -> Result<(), Problem> {
-    expect_type(c, ty::STACKS, "stack batch")?;
+    expect_type(c, ev::STACKS, "stack batch")?;
     while !c.is_empty() {
         let at = c.offset();
-        expect_type(c, ty::STACK, "stack batch")?;
+        expect_type(c, ev::STACK, "stack batch")?;
         let id = c.uvarint().map_err(|e| wire_problem(c, e, "stack"))?;
         let n = c.uvarint().map_err(|e| wire_problem(c, e, "stack"))?;
         if n > MAX_FRAMES {
@@ -774,9 +727,9 @@ fn decode_stacks(c: &mut Cursor<'_>, g: &mut Generation) -> Result<(), Problem> 
 }
 
 fn decode_cpu_samples(c: &mut Cursor<'_>, g: &mut Generation) -> Result<(), Problem> {
-    expect_type(c, ty::CPU_SAMPLES, "CPU sample batch")?;
+    expect_type(c, ev::CPU_SAMPLES, "CPU sample batch")?;
     while !c.is_empty() {
-        expect_type(c, ty::CPU_SAMPLE, "CPU sample batch")?;
+        expect_type(c, ev::CPU_SAMPLE, "CPU sample batch")?;
         let mut a = [0u64; 5];
         for v in &mut a {
             *v = c.uvarint().map_err(|e| wire_problem(c, e, "CPU sample"))?;
@@ -799,13 +752,13 @@ fn decode_sync(
     g: &mut Generation,
 ) -> Result<(), Problem> {
     if version >= Version::Go125 {
-        expect_type(c, ty::SYNC, "sync batch")?;
+        expect_type(c, ev::SYNC, "sync batch")?;
     }
     while !c.is_empty() {
         let at = c.offset();
         let t = c.byte().map_err(|e| wire_problem(c, e, "sync batch"))?;
         match t {
-            ty::FREQUENCY => {
+            ev::FREQUENCY => {
                 if g.frequency != 0 {
                     return Err((at, ErrorKind::DuplicateSync));
                 }
@@ -815,7 +768,7 @@ fn decode_sync(
                 }
                 g.frequency = f;
             }
-            ty::CLOCK_SNAPSHOT if version >= Version::Go125 => {
+            ev::CLOCK_SNAPSHOT if version >= Version::Go125 => {
                 if g.clock.is_some() {
                     return Err((at, ErrorKind::DuplicateSync));
                 }
@@ -872,7 +825,7 @@ fn decode_event(c: &mut Cursor<'_>, now: &mut u64) -> Result<(EventKind, u64), P
         let t = c.byte().map_err(|e| wire_problem(c, e, "event"))?;
         let Some(n) = timed_arg_count(t) else {
             c.skip_rest();
-            let kind = if (1..=8).contains(&t) || (49..=52).contains(&t) {
+            let kind = if spool_trace_wire::spec(t).is_some() {
                 ErrorKind::UnexpectedEvent {
                     ty: t,
                     context: "an event batch",

@@ -15,7 +15,7 @@
 
 use std::io::{self, Write};
 
-use super::analysis::{Model, NO, Range};
+use crate::analysis::{Model, NO, Range};
 
 /// JSON string literal for `s` (escapes quotes, control chars and `<`).
 pub fn json_str(s: &str) -> String {

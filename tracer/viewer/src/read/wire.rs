@@ -1,5 +1,5 @@
-//! Byte-level primitives of the wire format: a bounds-checked cursor over a
-//! byte slice that reads single bytes and unsigned LEB128 varints.
+//! Byte-level reading: a bounds-checked cursor over a byte slice that reads
+//! single bytes and the wire crate's unsigned LEB128 varints.
 //!
 //! Invariant: a [`Cursor`] never reads outside its slice; every read either
 //! returns a value and advances, or returns a [`WireError`] and leaves the
@@ -7,14 +7,11 @@
 //! `binary.ReadUvarint`: at most 10 bytes, the 10th byte must be 0 or 1,
 //! zero-padded (non-canonical) encodings are accepted.
 
-/// Why a primitive read failed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum WireError {
-    /// The slice ended inside the item.
-    Eof,
-    /// A varint was longer than 10 bytes or its value exceeds `u64::MAX`.
-    Overflow,
-}
+use spool_trace_wire::varint;
+
+/// Why a primitive read failed (`Eof`: the slice ended inside the item;
+/// `Overflow`: a varint longer than 10 bytes or above `u64::MAX`).
+pub(crate) use spool_trace_wire::varint::VarintError as WireError;
 
 /// A forward-only reader over `data`, reporting positions relative to `base`
 /// (the absolute file offset of `data[0]`).
@@ -63,29 +60,12 @@ impl<'a> Cursor<'a> {
         Ok(b)
     }
 
-    /// Reads one unsigned LEB128 varint (Go's `binary.ReadUvarint` rules).
+    /// Reads one unsigned LEB128 varint (Go's `binary.ReadUvarint` rules,
+    /// `spool_trace_wire::varint::read`).
     pub(crate) fn uvarint(&mut self) -> Result<u64, WireError> {
-        let mut x: u64 = 0;
-        let mut shift = 0u32;
-        let start = self.pos;
-        for i in 0..10 {
-            let Some(&b) = self.data.get(self.pos) else {
-                self.pos = start;
-                return Err(WireError::Eof);
-            };
-            self.pos += 1;
-            if b < 0x80 {
-                if i == 9 && b > 1 {
-                    self.pos = start;
-                    return Err(WireError::Overflow);
-                }
-                return Ok(x | (u64::from(b) << shift));
-            }
-            x |= u64::from(b & 0x7f) << shift;
-            shift += 7;
-        }
-        self.pos = start;
-        Err(WireError::Overflow)
+        let (v, n) = varint::read(&self.data[self.pos..])?;
+        self.pos += n;
+        Ok(v)
     }
 
     /// Reads `n` raw bytes.

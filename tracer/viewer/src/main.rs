@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use spool_tracer::read::{TraceReader, order::Orderer};
-use spool_tracer::viewer::{analysis, chrome, summary, web};
+use spool_trace::read::{TraceReader, order::Orderer};
+use spool_trace::{analysis, chrome, summary, web};
 
 #[derive(Parser)]
 #[command(

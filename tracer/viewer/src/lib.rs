@@ -1,0 +1,26 @@
+//! `spool-trace`: reads Go v2 execution traces (spool's and Go's own) and
+//! shows them. It runs outside traced programs: it depends on the wire
+//! format (`spool-trace-wire`) alone, never on the tracer or the executor.
+//!
+//! Modules, bottom to top:
+//! - [`read`]: decode a file (header, batches, tables, typed events with
+//!   byte offsets) and order its events like Go's `internal/trace`.
+//! - [`analysis`]: per-task state intervals, who woke whom, latencies,
+//!   blocking reasons, user tasks and regions, from an ordered trace.
+//! - [`chrome`]: the Chrome Trace Event (Perfetto) export.
+//! - [`summary`] (feature `cli`): the terminal report.
+//! - [`web`] (feature `cli`): the self-contained HTML page and the loopback server.
+//!
+//! The `spool-trace` binary (`src/main.rs`, feature `cli`) puts them behind
+//! `serve`, `html`, `summary`, `export` and `check`.
+//!
+//! Invariant: no input makes any of it panic; a bad file is an error that
+//! says what is wrong and at which byte.
+
+pub mod analysis;
+pub mod chrome;
+pub mod read;
+#[cfg(feature = "cli")]
+pub mod summary;
+#[cfg(feature = "cli")]
+pub mod web;
