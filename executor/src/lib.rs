@@ -45,9 +45,14 @@ pub use task::{TaskInfo, TaskStatus};
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod __loom {
+    pub use crate::panics::Panics;
+    pub use crate::sched::block_on::MainState;
     pub use crate::sched::idle::Idle;
     pub use crate::sched::park::Parker;
+    pub use crate::sched::stw::Stw;
+    pub use crate::sched::table::{LOOM_SLOTS, clear as table_clear, reserve as table_reserve};
     pub use crate::task::state::{
         Snapshot, State, TransitionToIdle, TransitionToNotified, TransitionToRunning,
     };
+    pub use crate::time::heap::{Entry, TimerHeap};
 }

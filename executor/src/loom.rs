@@ -1,10 +1,11 @@
 //! The executor's concurrency primitives: loom's under `cfg(loom)`, std's otherwise.
 //!
 //! Every lock-free protocol in the crate (task state, idle/park accounting,
-//! the parker) takes its atomics, mutexes and condvars from here, so the same
-//! code runs under the loom model checker (`executor/tests/loom.rs`).
-//! Data that loom cannot model (crossbeam-deque's internals, the global
-//! runtime table) uses std types directly and is replaced by stand-ins in the
+//! the parker, `block_on`'s wake state, stop-the-world, the runtime table's
+//! slots, a timer heap's `next`) takes its atomics, mutexes and condvars
+//! from here, so the same code runs under the loom model checker
+//! (`executor/tests/loom.rs`). Data that loom cannot model (crossbeam-deque's
+//! internals) uses std types directly and is replaced by stand-ins in the
 //! models.
 
 #[cfg(loom)]
@@ -15,9 +16,13 @@ pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
 /// Atomics, from loom under `cfg(loom)`.
 pub(crate) mod atomic {
     #[cfg(loom)]
-    pub(crate) use ::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    pub(crate) use ::loom::sync::atomic::{
+        AtomicBool, AtomicPtr, AtomicU8, AtomicU64, AtomicUsize, Ordering,
+    };
     #[cfg(not(loom))]
-    pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{
+        AtomicBool, AtomicPtr, AtomicU8, AtomicU64, AtomicUsize, Ordering,
+    };
 }
 
 /// Locks a mutex, ignoring poisoning: every critical section in the executor

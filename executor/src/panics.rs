@@ -65,7 +65,7 @@ impl Site {
 }
 
 /// One runtime's counts of caught panics.
-pub(crate) struct Panics {
+pub struct Panics {
     /// Panics caught from wakers, over every site.
     waker_panics: AtomicU64,
     /// Ms that died of a panic (a spool bug) and were replaced.
@@ -75,7 +75,8 @@ pub(crate) struct Panics {
 }
 
 impl Panics {
-    pub(crate) const fn new() -> Panics {
+    /// No panic caught yet.
+    pub const fn new() -> Panics {
         Panics {
             waker_panics: AtomicU64::new(0),
             m_deaths: AtomicU64::new(0),
@@ -136,7 +137,7 @@ impl Panics {
     }
 
     /// Panics caught from wakers so far.
-    pub(crate) fn waker_panics(&self) -> u64 {
+    pub fn waker_panics(&self) -> u64 {
         self.waker_panics.load(Ordering::Relaxed)
     }
 

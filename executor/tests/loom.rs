@@ -1,11 +1,25 @@
 //! Loom models of the executor's lock-free protocols: the task state
-//! machine and the park/unpark (idle M) protocol.
+//! machine and the park/unpark (idle M) protocol here; `block_on`'s wake
+//! state, stop-the-world, the runtime table and the timer heap's `next` in
+//! `loom/`.
 //!
 //! Run: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
-//! -p spool-executor --test loom`. Each model drives the real `State`,
-//! `Idle` and `Parker` types; the run queue is a loom-visible stand-in
-//! (crossbeam-deque's spin loops cannot run under loom).
+//! -p spool-executor --test loom`. Each model drives the real types
+//! (`State`, `Idle`, `Parker`, `MainState`, `Stw`, `TimerHeap`, the table's
+//! `reserve`/`clear`), exported under `cfg(loom)` by `spool_executor::__loom`;
+//! the run queue is a loom-visible stand-in (crossbeam-deque's spin loops
+//! cannot run under loom). Each model's doc names the interleaving it must
+//! survive.
 #![cfg(loom)]
+
+#[path = "loom/block_on.rs"]
+mod block_on;
+#[path = "loom/stw.rs"]
+mod stw;
+#[path = "loom/table.rs"]
+mod table;
+#[path = "loom/timers.rs"]
+mod timers;
 
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};

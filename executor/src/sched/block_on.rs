@@ -21,12 +21,14 @@
 //! two never race on the main task's sequence numbers). The thread moves
 //! `RUNNING → BLOCKED` with a CAS after the poll, so a wake during the poll
 //! is seen (the CAS fails) and the future is polled again without sleeping.
+//! Every step is an RMW (the thread's `RUNNING` too, and a waker's "already
+//! woken"), so no wake can be missed by the poll that follows it
+//! ([`MainState::start_poll`]; loom model in `tests/loom/block_on.rs`).
 
 use std::future::Future;
 use std::panic::Location;
 use std::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 
 use spool_tracer::hooks::{self, GoTraceState, ProcTraceState, SpawnSite};
@@ -34,6 +36,7 @@ use spool_tracer::hooks::{self, GoTraceState, ProcTraceState, SpawnSite};
 use super::Shared;
 use super::park::Parker;
 use crate::context;
+use crate::loom::atomic::{AtomicU8, Ordering};
 use crate::loom::lock_std;
 use crate::task::{TaskInfo, TaskStatus, harness, next_task_id};
 
@@ -42,6 +45,103 @@ const BLOCKED: u8 = 1;
 const NOTIFIED: u8 = 2;
 /// A waker won the `BLOCKED` slot and is recording its `go_unblock`.
 const WAKING: u8 = 3;
+
+/// The main task's wake state: the protocol of the module doc, on its own
+/// so the loom model (`tests/loom.rs`) drives these very transitions.
+/// Only the `block_on` thread calls [`start_poll`](Self::start_poll) and
+/// [`block`](Self::block); anyone may call [`wake`](Self::wake).
+pub struct MainState(AtomicU8);
+
+impl MainState {
+    /// Runnable until the first poll (a stop-the-world before it must not
+    /// report the main task as running).
+    pub fn new() -> MainState {
+        MainState(AtomicU8::new(NOTIFIED))
+    }
+
+    /// The thread is about to poll: `RUNNING`. An RMW, not a store, and
+    /// so is every waker's step (even "already woken"): all of them are
+    /// then in one modification order with release sequences, so the poll
+    /// sees whatever a waker that found the task `NOTIFIED` or `WAKING` had
+    /// made ready before it woke. With a plain store here, a waker's load
+    /// of the old `NOTIFIED` and the poll's read of the future's state can
+    /// miss each other (the store-buffer pattern): the wake is lost and the
+    /// thread parks for good. The loom model
+    /// `block_on_wakers_racing_poll_and_park` finds that interleaving.
+    pub fn start_poll(&self) {
+        self.0.swap(RUNNING, Ordering::AcqRel);
+    }
+
+    /// After a `Pending` poll, `RUNNING -> BLOCKED`. False when a wake
+    /// came during the poll (the state is `NOTIFIED`): poll again at once.
+    /// AcqRel: releases the poll's trace events to the waker that wins
+    /// `BLOCKED` (its `GoUnblock` follows our `GoBlock`), and acquires a
+    /// wake that came first.
+    #[must_use]
+    pub fn block(&self) -> bool {
+        self.0
+            .compare_exchange(RUNNING, BLOCKED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// True once woken: the park loop's exit. Acquire: pairs with the
+    /// Release store of `NOTIFIED` in [`wake`](Self::wake), so the next
+    /// `GoStart` follows the winning waker's `GoUnblock`.
+    pub fn is_notified(&self) -> bool {
+        self.0.load(Ordering::Acquire) == NOTIFIED
+    }
+
+    /// A wake. Of a `RUNNING` task: `NOTIFIED` (the thread sees it at
+    /// [`block`](Self::block)). Of a `BLOCKED` one: exactly one waker wins
+    /// `WAKING`, runs `on_unblock` (its `GoUnblock`), publishes `NOTIFIED`
+    /// and returns true: it must unpark the thread. Otherwise (already
+    /// woken, or another waker is waking it) nothing but an RMW that leaves
+    /// the state as it is (see [`start_poll`](Self::start_poll) for why it
+    /// must be one).
+    #[must_use]
+    pub fn wake(&self, on_unblock: impl FnOnce()) -> bool {
+        let mut cur = self.0.load(Ordering::Acquire);
+        loop {
+            let next = match cur {
+                RUNNING => NOTIFIED,
+                BLOCKED => WAKING,
+                // Already woken, or another waker is waking it: touch.
+                _ => cur,
+            };
+            // AcqRel: pairs with the RMWs in `start_poll` and `block`.
+            match self
+                .0
+                .compare_exchange(cur, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) if cur == BLOCKED => {
+                    on_unblock();
+                    // An RMW (see `start_poll`): the thread that sees
+                    // NOTIFIED (`is_notified`, then `start_poll`) starts
+                    // after our GoUnblock and sees what any waker that
+                    // touched WAKING meanwhile had made ready.
+                    self.0.swap(NOTIFIED, Ordering::AcqRel);
+                    return true;
+                }
+                Ok(_) => return false,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    fn status(&self) -> TaskStatus {
+        match self.0.load(Ordering::Acquire) {
+            RUNNING => TaskStatus::Running,
+            BLOCKED | WAKING => TaskStatus::Waiting,
+            _ => TaskStatus::Runnable,
+        }
+    }
+}
+
+impl Default for MainState {
+    fn default() -> MainState {
+        MainState::new()
+    }
+}
 
 /// One active `block_on` call.
 pub(crate) struct BlockOnSlot {
@@ -53,21 +153,16 @@ pub(crate) struct BlockOnSlot {
     pub(crate) proc_trace: ProcTraceState,
     pub(crate) site: SpawnSite,
     pub(crate) parker: Parker,
-    state: AtomicU8,
+    state: MainState,
 }
 
 impl BlockOnSlot {
     pub(crate) fn info(&self) -> TaskInfo<'_> {
-        let status = match self.state.load(Ordering::Acquire) {
-            RUNNING => TaskStatus::Running,
-            BLOCKED | WAKING => TaskStatus::Waiting,
-            _ => TaskStatus::Runnable,
-        };
         TaskInfo {
             id: self.id,
             trace: &self.trace,
             site: self.site,
-            status,
+            status: self.state.status(),
         }
     }
 }
@@ -78,30 +173,8 @@ impl Wake for BlockOnSlot {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        let mut cur = self.state.load(Ordering::Acquire);
-        loop {
-            // AcqRel: pairs with the CAS in `block_on` (see the module doc).
-            let next = match cur {
-                RUNNING => NOTIFIED,
-                BLOCKED => WAKING,
-                // Already woken, or another waker is waking it.
-                _ => return,
-            };
-            match self
-                .state
-                .compare_exchange(cur, next, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) if next == WAKING => {
-                    hooks::go_unblock(self.id, &self.trace);
-                    // Release: the thread that sees NOTIFIED (Acquire in
-                    // its park loop) starts after our GoUnblock.
-                    self.state.store(NOTIFIED, Ordering::Release);
-                    self.parker.unpark();
-                    return;
-                }
-                Ok(_) => return,
-                Err(actual) => cur = actual,
-            }
+        if self.state.wake(|| hooks::go_unblock(self.id, &self.trace)) {
+            self.parker.unpark();
         }
     }
 }
@@ -164,9 +237,7 @@ pub(crate) fn block_on<F: Future>(
                 type_name: std::any::type_name::<F>(),
             },
             parker: Parker::new(),
-            // Runnable until the first poll (a stop-the-world before it must
-            // not report the main task as running).
-            state: AtomicU8::new(NOTIFIED),
+            state: MainState::new(),
         });
         b.active.push(Arc::clone(&slot));
         slot
@@ -188,7 +259,7 @@ pub(crate) fn block_on<F: Future>(
                 hooks::proc_start(slot.pseudo_p, &slot.proc_trace)
             });
         }
-        slot.state.store(RUNNING, Ordering::Release);
+        slot.state.start_poll();
         hooks::go_start(slot.id, &slot.trace, slot.site);
         context::begin_poll();
         leave.in_poll.set(true);
@@ -201,11 +272,7 @@ pub(crate) fn block_on<F: Future>(
         }
         // The event goes out before the CAS makes us wakeable (see harness).
         let blocked = harness::trace_pending(&end);
-        if slot
-            .state
-            .compare_exchange(RUNNING, BLOCKED, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
+        if !slot.state.block() {
             // Woken during the poll: poll again at once.
             if blocked {
                 hooks::go_unblock(slot.id, &slot.trace);
@@ -214,7 +281,7 @@ pub(crate) fn block_on<F: Future>(
         }
         loop {
             slot.parker.park(None);
-            if slot.state.load(Ordering::Acquire) == NOTIFIED {
+            if slot.state.is_notified() {
                 break;
             }
             shared.check_ms();

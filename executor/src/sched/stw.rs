@@ -33,7 +33,7 @@ struct Inner {
 }
 
 /// Stop-the-world coordination for one runtime.
-pub(crate) struct Stw {
+pub struct Stw {
     requested: AtomicBool,
     inner: Mutex<Inner>,
     cvar: Condvar,
@@ -41,7 +41,7 @@ pub(crate) struct Stw {
 
 impl Stw {
     /// `participants`: the Ms that will run (they count before they start).
-    pub(crate) fn new(participants: usize) -> Stw {
+    pub fn new(participants: usize) -> Stw {
         Stw {
             requested: AtomicBool::new(false),
             inner: Mutex::new(Inner {
@@ -55,7 +55,7 @@ impl Stw {
 
     /// Cheap check at every safe point.
     #[inline]
-    pub(crate) fn requested(&self) -> bool {
+    pub fn requested(&self) -> bool {
         // Relaxed: a late observation only delays the stop; the lock in
         // `park` orders everything that matters.
         self.requested.load(Ordering::Relaxed)
@@ -88,7 +88,7 @@ impl Stw {
 
     /// A participant at a safe point: if a STW is active, stop until it
     /// ends. `on_stop`/`on_resume` emit the P's trace events.
-    pub(crate) fn park(&self, on_stop: impl FnOnce(), on_resume: impl FnOnce()) {
+    pub fn park(&self, on_stop: impl FnOnce(), on_resume: impl FnOnce()) {
         let g = lock(&self.inner);
         if !g.active {
             return;
@@ -100,7 +100,7 @@ impl Stw {
 
     /// A new participant (`block_on` starting): waits for any active STW to
     /// end first, so it never runs inside one.
-    pub(crate) fn join(&self) {
+    pub fn join(&self) {
         let mut g = lock(&self.inner);
         while g.active {
             g = self.wait(g);
@@ -109,7 +109,7 @@ impl Stw {
     }
 
     /// A participant goes away (M exit, `block_on` return).
-    pub(crate) fn leave(&self) {
+    pub fn leave(&self) {
         let mut g = lock(&self.inner);
         g.participants -= 1;
         self.cvar.notify_all();
@@ -118,7 +118,7 @@ impl Stw {
     /// Runs `f` with the world stopped. `is_participant`: the caller is an M
     /// or `block_on` thread of this runtime (it counts as stopped).
     /// `unpark_all` wakes every participant so it reaches a safe point.
-    pub(crate) fn run<R>(
+    pub fn run<R>(
         &self,
         reason: &'static str,
         is_participant: bool,

@@ -5,28 +5,44 @@
 //! whose `index` is `i` from just after it is built until its `Shared` is
 //! dropped; every task of that runtime holds one strong count on the `Arc`,
 //! so a task can always resolve its runtime index. A slot holding
-//! [`RESERVED`] is being set up. Uses std atomics (not the loom shim): the
-//! table is a `static`.
+//! [`RESERVED`] is being set up. The slots are the loom shim's atomics: the
+//! table is a `static` normally and, under `cfg(loom)`, a two-slot
+//! `loom::lazy_static` (fresh in every explored execution), so the model
+//! of [`reserve`] and [`clear`] runs this code.
 //!
 //! Beside it, [`LIVE`] holds a `Weak` of every published runtime, for the
 //! rare walks over all runtimes that must not race with one being freed
 //! ([`trace_switched`]); a slot's raw pointer cannot be used for that.
 
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use super::Shared;
+use crate::loom::atomic::{AtomicPtr, Ordering};
+#[cfg(not(loom))]
 use crate::task::MAX_RUNTIMES;
 
+#[cfg(not(loom))]
 static TABLE: [AtomicPtr<Shared>; MAX_RUNTIMES] =
     [const { AtomicPtr::new(ptr::null_mut()) }; MAX_RUNTIMES];
+
+/// Slots in the loom model's table: two, so three builders contend.
+#[cfg(loom)]
+pub const LOOM_SLOTS: usize = 2;
+
+#[cfg(loom)]
+::loom::lazy_static! {
+    static ref TABLE: [AtomicPtr<Shared>; LOOM_SLOTS] =
+        std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut()));
+}
 
 /// Marks a slot taken by a runtime under construction.
 const RESERVED: *mut Shared = ptr::dangling_mut();
 
-/// Takes a free slot; `None` when [`MAX_RUNTIMES`] runtimes are alive.
-pub(crate) fn reserve() -> Option<usize> {
+/// Takes a free slot; `None` when `MAX_RUNTIMES` runtimes are alive.
+/// AcqRel on success: acquires the [`clear`] of a previous owner (whose
+/// `Shared` is gone before its slot reads as free).
+pub fn reserve() -> Option<usize> {
     TABLE.iter().position(|slot| {
         slot.compare_exchange(
             ptr::null_mut(),
@@ -71,7 +87,7 @@ pub(crate) fn trace_switched() {
 }
 
 /// Frees the slot (from `Shared::drop`, or when building failed).
-pub(crate) fn clear(index: usize) {
+pub fn clear(index: usize) {
     TABLE[index].store(ptr::null_mut(), Ordering::Release);
 }
 

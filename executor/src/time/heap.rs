@@ -10,6 +10,10 @@
 //! - `next` is the earliest deadline in the heap (ns since the runtime's
 //!   epoch, `u64::MAX` when empty); written only with the heap lock held, so
 //!   a relaxed read is a cheap "anything due?" check that is at worst stale.
+//!   A stale read is harmless because of who reads it: the owning M re-reads
+//!   it after every wake, and `insert` of a new earliest deadline from
+//!   another thread unparks the owner (`Shared::add_timer`); the loom model
+//!   `timer_next_*` (`tests/loom.rs`) checks both races on this code.
 //! - An entry's waker is taken exactly once, by whoever fires or cancels it
 //!   first (under the entry's mutex); a cancelled entry stays in the heap,
 //!   waker-less, until its deadline pops it.
@@ -18,16 +22,25 @@
 
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::Waker;
 
-use crate::loom::lock_std as lock;
+use crate::loom::atomic::{AtomicU64, Ordering};
+use crate::loom::{Mutex, lock, lock_std};
 use crate::panics::{Panics, Site};
 
 /// Shared by a `Sleep` and the heap.
-pub(crate) struct Entry {
-    pub(crate) waker: Mutex<Option<Waker>>,
+pub struct Entry {
+    pub(crate) waker: std::sync::Mutex<Option<Waker>>,
+}
+
+impl Entry {
+    /// An entry registered with `waker`.
+    pub fn new(waker: Waker) -> Entry {
+        Entry {
+            waker: std::sync::Mutex::new(Some(waker)),
+        }
+    }
 }
 
 struct Key {
@@ -61,13 +74,14 @@ struct Inner {
 }
 
 /// The timers of one P.
-pub(crate) struct TimerHeap {
+pub struct TimerHeap {
     inner: Mutex<Inner>,
     next: AtomicU64,
 }
 
 impl TimerHeap {
-    pub(crate) fn new() -> TimerHeap {
+    /// An empty heap (`next` is `u64::MAX`).
+    pub fn new() -> TimerHeap {
         TimerHeap {
             inner: Mutex::new(Inner::default()),
             next: AtomicU64::new(u64::MAX),
@@ -76,13 +90,13 @@ impl TimerHeap {
 
     /// Earliest deadline (ns since epoch), `u64::MAX` if none. Relaxed: see module doc.
     #[inline]
-    pub(crate) fn next(&self) -> u64 {
+    pub fn next(&self) -> u64 {
         self.next.load(Ordering::Relaxed)
     }
 
     /// Adds an entry; true when it became the earliest (the owning M may
     /// need a wake to shorten its sleep).
-    pub(crate) fn insert(&self, when: u64, entry: Arc<Entry>) -> bool {
+    pub fn insert(&self, when: u64, entry: Arc<Entry>) -> bool {
         let mut g = lock(&self.inner);
         g.seq += 1;
         let seq = g.seq;
@@ -99,7 +113,7 @@ impl TimerHeap {
     /// lock is busy (another M is firing these timers). A waker that panics
     /// is caught and reported (`panics.rs`); the rest of the batch is still
     /// woken.
-    pub(crate) fn fire(&self, now: u64, try_only: bool, panics: &Panics) -> usize {
+    pub fn fire(&self, now: u64, try_only: bool, panics: &Panics) -> usize {
         if self.next() > now {
             return 0;
         }
@@ -115,7 +129,7 @@ impl TimerHeap {
             };
             while g.heap.peek().is_some_and(|k| k.when <= now) {
                 let k = g.heap.pop().expect("peeked");
-                if let Some(w) = lock(&k.entry.waker).take() {
+                if let Some(w) = lock_std(&k.entry.waker).take() {
                     due.push(w);
                 }
             }
@@ -132,11 +146,11 @@ impl TimerHeap {
 
     /// Drops every entry (shutdown), releasing the wakers they hold, each
     /// drop guarded (a waker's destructor is user code too).
-    pub(crate) fn clear(&self, panics: &Panics) {
+    pub fn clear(&self, panics: &Panics) {
         let heap = std::mem::take(&mut lock(&self.inner).heap);
         self.next.store(u64::MAX, Ordering::Relaxed);
         for k in heap {
-            let w = lock(&k.entry.waker).take();
+            let w = lock_std(&k.entry.waker).take();
             if let Some(w) = w {
                 panics.guard(Site::WakerDrop, || drop(w));
             }
@@ -147,8 +161,8 @@ impl TimerHeap {
 #[cfg(test)]
 mod tests {
     //! Uses private items: `TimerHeap` and the runtime's `Panics`.
+    use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-    use std::sync::{Arc, Mutex};
     use std::task::{Wake, Waker};
 
     use super::{Entry, TimerHeap};
@@ -169,9 +183,7 @@ mod tests {
     }
 
     fn entry(w: Waker) -> Arc<Entry> {
-        Arc::new(Entry {
-            waker: Mutex::new(Some(w)),
-        })
+        Arc::new(Entry::new(w))
     }
 
     #[test]

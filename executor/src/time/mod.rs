@@ -12,7 +12,7 @@ pub(crate) mod heap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -133,9 +133,7 @@ impl Sleep {
         // SAFETY: non-null means this thread is a worker or inside block_on,
         // both of which keep the runtime alive while they poll.
         let shared: &Shared = unsafe { &*shared };
-        let entry = Arc::new(Entry {
-            waker: Mutex::new(Some(cx.waker().clone())),
-        });
+        let entry = Arc::new(Entry::new(cx.waker().clone()));
         shared.add_timer(self.deadline, Arc::clone(&entry));
         self.entry = Some(entry);
     }
