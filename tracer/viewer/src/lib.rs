@@ -9,7 +9,9 @@
 //!   blocking reasons, user tasks and regions, from an ordered trace.
 //! - [`chrome`]: the Chrome Trace Event (Perfetto) export.
 //! - [`summary`] (feature `cli`): the terminal report.
-//! - [`web`] (feature `cli`): the self-contained HTML page and the loopback server.
+//! - [`web`] (feature `cli`): the self-contained HTML page.
+//! - [`server`] (feature `cli`): the loopback HTTP server that serves it
+//!   (concurrent connections, timeouts, `Host` check, header cap).
 //!
 //! The `spool-trace` binary (`src/main.rs`, feature `cli`) puts them behind
 //! `serve`, `html`, `summary`, `export` and `check`.
@@ -20,6 +22,8 @@
 pub mod analysis;
 pub mod chrome;
 pub mod read;
+#[cfg(feature = "cli")]
+pub mod server;
 #[cfg(feature = "cli")]
 pub mod summary;
 #[cfg(feature = "cli")]

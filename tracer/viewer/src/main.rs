@@ -18,7 +18,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use spool_trace::read::{TraceReader, order::Orderer};
-use spool_trace::{analysis, chrome, summary, web};
+use spool_trace::{analysis, chrome, server, summary, web};
 
 #[derive(Parser)]
 #[command(
@@ -172,7 +172,7 @@ fn run(cmd: Cmd) -> Result<ExitCode, String> {
             web::write_html(&m, &display_name(&file), &mut page)
                 .map_err(|e| format!("cannot build the page: {e}"))?;
             drop(m);
-            web::serve(addr, page, |bound| {
+            server::serve(addr, page, |bound| {
                 let url = format!("http://{bound}/");
                 println!(
                     "spool-trace: serving {} at {url}  (Ctrl-C to stop)",

@@ -1,14 +1,13 @@
-//! The web UI: the JSON payload built from a [`Model`], the self-contained
-//! HTML page (assets embedded with `include_str!`, data inline), and the
-//! loopback-only HTTP server.
+//! The web UI: the JSON payload built from a [`Model`] and the
+//! self-contained HTML page (assets embedded with `include_str!`, data
+//! inline). The loopback-only HTTP server that serves it is `server.rs`.
 //!
 //! Invariants: the page makes no network request (no CDN, no fetch: the
 //! data is inline), so the same bytes work served and from `file://`; the
 //! inline JSON never contains `<` (escaped as `\u003c`), so it cannot close
-//! its `<script>` element; the server refuses non-loopback addresses.
+//! its `<script>` element.
 
 use std::io::{self, Write};
-use std::net::SocketAddr;
 
 use crate::analysis::{Model, NO};
 use crate::chrome::json_str;
@@ -233,47 +232,4 @@ pub fn html(m: &Model, file_name: &str) -> String {
     // Writing to a Vec cannot fail.
     let _ = write_html(m, file_name, &mut v);
     String::from_utf8_lossy(&v).into_owned()
-}
-
-/// Serves `page` on `addr` (must be a loopback address) until the process
-/// ends. `ready` is called with the bound address (port 0 picks a free one).
-pub fn serve(addr: SocketAddr, page: Vec<u8>, ready: impl FnOnce(SocketAddr)) -> io::Result<()> {
-    if !addr.ip().is_loopback() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "refusing to serve on {addr}: only loopback addresses (127.0.0.1, ::1) are allowed"
-            ),
-        ));
-    }
-    let server = tiny_http::Server::http(addr).map_err(io::Error::other)?;
-    let bound = server
-        .server_addr()
-        .to_ip()
-        .ok_or_else(|| io::Error::other("server has no IP address"))?;
-    ready(bound);
-    let html_type =
-        tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"text/html; charset=utf-8"[..])
-            .map_err(|_| io::Error::other("bad header"))?;
-    let csp = tiny_http::Header::from_bytes(
-        &b"Content-Security-Policy"[..],
-        &b"default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"[..],
-    )
-    .map_err(|_| io::Error::other("bad header"))?;
-    for req in server.incoming_requests() {
-        let path = req.url().split(['?', '#']).next().unwrap_or("/");
-        let resp = if path == "/" || path == "/index.html" {
-            tiny_http::Response::from_data(page.as_slice())
-                .with_header(html_type.clone())
-                .with_header(csp.clone())
-                .boxed()
-        } else {
-            tiny_http::Response::from_string("not found")
-                .with_status_code(404)
-                .boxed()
-        };
-        // A client that went away is not an error of the server.
-        let _ = req.respond(resp);
-    }
-    Ok(())
 }
