@@ -12,6 +12,7 @@
 //! ping-pong rounds (default 200; 200000 makes a trace of about a million
 //! events). The last line printed is the command that shows it.
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use futures_channel::{mpsc, oneshot};
@@ -49,17 +50,29 @@ async fn ping_pong(rounds: usize) -> usize {
     n
 }
 
-fn main() {
+fn main() -> ExitCode {
     let path = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "trace_demo.trace".into());
-    let rounds: usize = match std::env::args().nth(2) {
-        Some(n) => n.parse().expect("ping-pong rounds: a number"),
+    let rounds: usize = match std::env::args().nth(2).map(|n| n.parse()) {
+        Some(Ok(n)) => n,
+        Some(Err(e)) => {
+            eprintln!("trace_demo: the second argument (ping-pong rounds) must be a number: {e}");
+            return ExitCode::from(2);
+        }
         None => 200,
     };
-    let rt = spool::Builder::new().procs(4).build().expect("runtime");
-    let total = rt.block_on(async {
-        spool::trace::start_file(&path).expect("start tracing");
+    let rt = match spool::Builder::new().procs(4).build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("trace_demo: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Tracing errors (the file cannot be created, a write fails: a full
+    // disk) end the demo with the error, not a panic.
+    let run = rt.block_on(async {
+        spool::trace::start_file(&path)?;
         let (in_tx, in_rx) = mpsc::channel::<u64>(64);
         let (out_tx, mut out_rx) = mpsc::channel::<u64>(256);
         // One receiver shared by the workers through a fan-out task.
@@ -95,8 +108,10 @@ fn main() {
         });
         let pp = spool::spawn(ping_pong(rounds));
         producer.await.ok();
-        // Close the current generation: the rest of the run lands in a second one.
-        spool::trace::flush().expect("flush the trace");
+        // Close the current generation: the rest of the run lands in a
+        // second one. (After a write error this does nothing; `stop`
+        // below reports the error.)
+        let _ = spool::trace::flush();
         fan_out.await.ok();
         let mut sum = 0;
         for w in workers {
@@ -107,9 +122,18 @@ fn main() {
         }
         let rounds = pp.await.unwrap_or(0);
         spool::Handle::current().stop_the_world("demo", || ());
-        spool::trace::stop().expect("stop tracing");
-        sum as usize + rounds
+        spool::trace::stop()?;
+        Ok::<_, spool::trace::TraceError>(sum as usize + rounds)
     });
-    println!("spool trace demo: result {total}, trace written to {path}");
-    println!("view it: cargo run --release -p spool-trace -- {path}");
+    match run {
+        Ok(total) => {
+            println!("spool trace demo: result {total}, trace written to {path}");
+            println!("view it: cargo run --release -p spool-trace -- {path}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("trace_demo: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

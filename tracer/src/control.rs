@@ -85,6 +85,15 @@ impl fmt::Display for TraceError {
             }
             TraceError::Write {
                 source,
+                generations: 0,
+                ..
+            } => write!(
+                f,
+                "spool trace: writing the trace failed: {source}; {}",
+                crate::writer::NOTHING_USABLE
+            ),
+            TraceError::Write {
+                source,
                 complete_bytes,
                 generations,
             } => write!(

@@ -73,6 +73,12 @@ impl Sink {
     }
 }
 
+/// What a failed trace left when not even its first generation was
+/// complete (only the file header, which no trace reader accepts).
+pub(crate) const NOTHING_USABLE: &str = "nothing usable was written: the error came before the \
+     first generation was complete, so the output holds at most the 16-byte file header, which \
+     is not a readable trace";
+
 /// What a finished trace wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TraceSummary {
@@ -229,17 +235,21 @@ impl Writer {
             *cur = None;
             GEN.store(0, Ordering::Release);
         }
+        let generations = self.summary.generations;
         let kept = match &mut self.sink {
             Sink::File { file, .. } => match file.set_len(self.good_bytes) {
+                // Cut back or not, a file without one whole generation is
+                // of no use.
+                _ if generations == 0 => NOTHING_USABLE.to_string(),
                 Ok(()) => format!(
-                    "the file holds the {} complete generation(s) written before the error",
-                    self.summary.generations
+                    "the file holds the {generations} complete generation(s) written before the error"
                 ),
                 Err(_) => "the file may end with an incomplete generation".to_string(),
             },
+            Sink::Writer(_) if generations == 0 => NOTHING_USABLE.to_string(),
             Sink::Writer(_) => format!(
-                "the first {} bytes form {} complete generation(s)",
-                self.good_bytes, self.summary.generations
+                "the first {} bytes form {generations} complete generation(s)",
+                self.good_bytes
             ),
         };
         eprintln!(

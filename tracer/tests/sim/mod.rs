@@ -20,6 +20,8 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
 
 #[path = "../common/go.rs"]
 mod go;
+#[allow(unused_imports)] // file_errors.rs only
+pub use go::go_binary;
 pub use go::go_parse;
 
 /// A unique path for a trace file of this test run.

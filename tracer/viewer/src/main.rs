@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use spool_trace::read::{TraceReader, order::Orderer};
+use spool_trace::read::{ErrorKind, TraceReader, order::Orderer};
 use spool_trace::{analysis, chrome, server, summary, web};
 
 #[derive(Parser)]
@@ -134,6 +134,14 @@ fn model(file: &Path) -> Result<analysis::Model, String> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    if let Some(stop) = m
+        .stop
+        .as_ref()
+        .filter(|s| s.error.kind == ErrorKind::EmptyTrace)
+    {
+        // Nothing to show (and Go's tools refuse it too).
+        return Err(format!("{}: {}", file.display(), stop.error));
+    }
     if let Some(stop) = &m.stop {
         eprintln!(
             "spool-trace: warning: {:.1}% of {} could not be read: {}",
@@ -236,12 +244,17 @@ fn check(file: &Path) -> Result<ExitCode, String> {
         }
     }
     if let Some(stop) = r.stop() {
-        println!(
-            "{name}: invalid: {} ({} of {} bytes could not be read)",
-            stop.error,
-            stop.unread_bytes,
-            data.len()
-        );
+        if stop.unread_bytes == 0 {
+            // Nothing was left unread: the file itself is the problem (empty).
+            println!("{name}: invalid: {}", stop.error);
+        } else {
+            println!(
+                "{name}: invalid: {} ({} of {} bytes could not be read)",
+                stop.error,
+                stop.unread_bytes,
+                data.len()
+            );
+        }
         return Ok(ExitCode::FAILURE);
     }
     println!(

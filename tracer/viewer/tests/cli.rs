@@ -50,6 +50,54 @@ fn check_rejects_truncated_with_offset() {
     );
 }
 
+#[path = "../../tests/common/go.rs"]
+mod go;
+
+/// `go tool trace -d=parsed FILE`: (success, stderr).
+fn go_verdict(path: &std::path::Path) -> (bool, String) {
+    let out = Command::new(go::go_binary())
+        .args(["tool", "trace", "-d=parsed"])
+        .arg(path)
+        .output()
+        .expect("running go tool trace");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A file holding only the 16-byte header (a trace whose writes failed
+/// before its first generation was complete): `check` agrees with Go's
+/// parser on every version, an error saying the trace is empty for
+/// 1.22-1.25 (Go: "no frequency event found"), an empty but valid trace for
+/// 1.26; the viewing commands refuse the empty one the same way.
+#[test]
+fn a_header_only_file_is_judged_as_go_judges_it() {
+    for (minor, go_accepts) in [(22, false), (23, false), (25, false), (26, true)] {
+        let p = tmp(&format!("header-only-{minor}.trace"));
+        std::fs::write(&p, format!("go 1.{minor} trace\0\0\0")).unwrap();
+        let (go_ok, go_err) = go_verdict(&p);
+        assert_eq!(go_ok, go_accepts, "go 1.{minor}: Go said {go_err}");
+        let (code, out, _) = run(&["check".as_ref(), p.as_os_str()]);
+        if go_accepts {
+            assert_eq!(code, 0, "go 1.{minor}: {out}");
+            assert!(out.contains("ok: go 1.26 trace, 0 generation(s)"), "{out}");
+            continue;
+        }
+        assert!(go_err.contains("no frequency event found"), "{go_err}");
+        assert_eq!(code, 1, "go 1.{minor}: {out}");
+        assert_eq!(out.lines().count(), 1, "{out}");
+        assert!(
+            out.contains("invalid: at byte 16: the trace is empty")
+                && out.contains("wrote nothing usable"),
+            "{out}"
+        );
+        let (code, out, err) = run(&["summary".as_ref(), p.as_os_str()]);
+        assert_eq!(code, 1, "summary of an empty trace: {out}");
+        assert!(err.contains("the trace is empty"), "{err}");
+    }
+}
+
 #[test]
 fn non_trace_is_a_one_line_error() {
     let p = tmp("not.trace");

@@ -365,6 +365,18 @@ impl<'a> TraceReader<'a> {
         let start = self.spill.as_ref().map_or(self.pos as u64, |b| b.offset);
         match self.collect_generation(lazy) {
             Ok(Some(g)) => Some(g),
+            Ok(None) if self.last_gen.is_none() && self.version < Version::Go126 => {
+                // Nothing after the header. Go's parser before 1.26 reads
+                // one (empty) generation here and rejects it ("no frequency
+                // event found"); a 1.26 reader accepts an empty trace.
+                self.done = true;
+                self.stop = Some(Stop {
+                    offset: start,
+                    unread_bytes: 0,
+                    error: self.err(start, None, ErrorKind::EmptyTrace),
+                });
+                None
+            }
             Ok(None) => {
                 self.done = true;
                 None

@@ -98,6 +98,11 @@ pub enum ErrorKind {
         /// The ID.
         id: u64,
     },
+    /// Nothing follows the header of a pre-1.26 trace: no generation at
+    /// all, which Go's parser rejects ("no frequency event found"). What a
+    /// traced program leaves when its trace stopped, or its writes failed,
+    /// before the first generation was complete.
+    EmptyTrace,
     /// Timestamp arithmetic overflowed `u64`.
     TimestampOverflow,
     /// The ordering layer could not make sense of the event (see [`crate::read::order`]).
@@ -168,6 +173,13 @@ impl fmt::Display for ErrorKind {
             ErrorKind::UnknownId { table, id } => {
                 write!(f, "reference to undefined {table} id {id}")
             }
+            ErrorKind::EmptyTrace => write!(
+                f,
+                "the trace is empty: nothing follows the 16-byte header, not even one generation \
+                 (Go's parser rejects it too: \"no frequency event found\"); the traced program \
+                 wrote nothing usable, because its trace stopped or its writes failed before the \
+                 first generation was complete"
+            ),
             ErrorKind::TimestampOverflow => write!(f, "timestamp overflows 64 bits"),
             ErrorKind::Order { message } => write!(f, "{message}"),
         }
