@@ -1,9 +1,14 @@
 //! spool: an M:N executor of goroutine-like async tasks with Go's execution
 //! tracer built in. This crate re-exports the executor and tracer APIs.
+//!
+//! ```
+//! let rt = spool::Runtime::new().unwrap();
+//! assert_eq!(rt.block_on(async { spool::spawn(async { 6 * 7 }).await.unwrap() }), 42);
+//! ```
 
 pub use spool_tracer as tracer;
 
-// The executor (issue 3): runtime, spawning, joining, timers.
+// The executor: runtime, spawning, joining, timers.
 pub use spool_executor::{
     Builder, Handle, JoinError, JoinHandle, MAX_PROCS, PROCS_ENV, Runtime, WeakHandle, YieldNow,
     spawn, time, yield_now,
@@ -13,18 +18,21 @@ pub use spool_executor::{
 /// annotations (Go's `runtime/trace` API: tasks, regions, logs, labels,
 /// GC-like phases), the counting allocator and the `tracing` layer.
 pub mod trace {
-    // Starting and stopping a trace (issue 4), under the runtime's stop-the-world.
+    // Starting and stopping a trace, under the runtime's stop-the-world.
     pub use spool_executor::trace_ctl::{
         ENV_VAR, Lost, TraceError, TraceSummary, flush, is_tracing, lost, start, start_file,
         start_on, stop,
     };
-    // User annotations and heap accounting (issue 5).
+    // User annotations and heap accounting.
     pub use spool_tracer::alloc::CountingAlloc;
     pub use spool_tracer::annotate::{
-        GcGuard, InRegion, InTask, MAX_STRING_LEN, RegionGuard, Task, clip, current_task_id,
-        dropped_region_events, gc_begin, gc_end, log, log_fmt, region, region_async, region_guard,
-        set_label,
+        GcGuard, InRegion, InTask, MAX_STRING_LEN, RegionGuard, UserTask, clip,
+        current_user_task_id, dropped_region_events, gc_begin, gc_end, log, log_fmt, region,
+        region_async, region_guard, set_label,
     };
+    // Go's names (`runtime/trace.Task`, ...) for the same items: inside
+    // `spool::trace` "task" can only mean a user task.
+    pub use spool_tracer::annotate::{UserTask as Task, current_user_task_id as current_task_id};
     #[cfg(feature = "tracing")]
     pub use spool_tracer::layer::{LogCategory, SpoolLayer, TASK_FIELD};
 }

@@ -20,7 +20,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use spool_tracer::control::{self, TaskStatus as TracedStatus};
+use spool_tracer::control::{self, StatusAtStart};
 use spool_tracer::hooks;
 
 pub use spool_tracer::TraceSummary;
@@ -109,8 +109,8 @@ fn switched<T>(r: T) -> T {
 fn after_start(handle: &Handle) {
     handle.for_each_task(|t| {
         let status = match t.status {
-            TaskStatus::Runnable => TracedStatus::Runnable,
-            TaskStatus::Waiting => TracedStatus::Waiting,
+            TaskStatus::Runnable => StatusAtStart::Runnable,
+            TaskStatus::Waiting => StatusAtStart::Waiting,
             // Being polled (the caller's own task): its M writes its status
             // when it next writes an event.
             TaskStatus::Running => return,

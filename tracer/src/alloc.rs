@@ -17,16 +17,16 @@
 //!   [`hooks::heap_alloc`], is written to be safe to call from inside an
 //!   allocation (it never blocks on a lock the same thread may hold).
 //! - While a thread's tracer state (its M) is being initialised, the same
-//!   flag is set ([`without_reports`]): the initialisation allocates, and a
+//!   flag is set (`vocab::without_reports`): the initialisation allocates, and a
 //!   report from inside it would re-enter the half-built thread-local.
 //! - HeapAlloc needs a thread holding a P; reports from other threads are
 //!   dropped by the hook, and the next report from a worker catches up.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::hooks;
+use crate::vocab::{reports_off, without_reports};
 
 /// Minimum change of the live byte count between two HeapAlloc reports.
 /// 64 KiB keeps the event rate at one per 64 KiB of net allocation (about
@@ -35,24 +35,6 @@ use crate::hooks;
 /// of thousands of events per second at most, while a heap that grows by a
 /// few hundred KiB still draws a visible curve.
 pub const REPORT_STEP: usize = 64 * 1024;
-
-thread_local! {
-    /// Set while this thread is inside a report. Const-initialised `Cell<bool>`
-    /// has no destructor, so accessing it never allocates or registers anything.
-    static IN_REPORT: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Runs `f` with this thread's HeapAlloc reports off (restoring the previous
-/// setting after): for code that must not re-enter the tracer, such as the
-/// initialiser of the tracer's own per-thread state.
-pub(crate) fn without_reports<R>(f: impl FnOnce() -> R) -> R {
-    let was = IN_REPORT
-        .try_with(|flag| flag.replace(true))
-        .unwrap_or(true);
-    let r = f();
-    let _ = IN_REPORT.try_with(|flag| flag.set(was));
-    r
-}
 
 /// A [`GlobalAlloc`] that delegates to `A` (the system allocator by default)
 /// and counts live bytes; see the module docs.
@@ -134,7 +116,7 @@ impl<A> CountingAlloc<A> {
     fn report(&self, last: usize, live: usize) {
         // Already inside a report on this thread: the tracer is allocating
         // while writing the event. Counted above; never recurse.
-        if IN_REPORT.try_with(Cell::get).unwrap_or(true) {
+        if reports_off() {
             return;
         }
         // Claim this report; if another thread moved `reported` first, it
@@ -146,11 +128,7 @@ impl<A> CountingAlloc<A> {
         {
             return;
         }
-        let _ = IN_REPORT.try_with(|flag| {
-            flag.set(true);
-            hooks::heap_alloc(live as u64);
-            flag.set(false);
-        });
+        without_reports(|| hooks::heap_alloc(live as u64));
     }
 }
 

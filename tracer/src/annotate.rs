@@ -4,7 +4,7 @@
 //! Everything here is a cheap no-op while tracing is off: each call makes one
 //! relaxed load ([`hooks::enabled`]) before any formatting, allocation or
 //! lookup (task ids are still handed out, one relaxed `fetch_add`, so a
-//! [`Task`] made while tracing is off keeps a valid id if tracing starts).
+//! [`UserTask`] made while tracing is off keeps a valid id if tracing starts).
 //!
 //! # Rules (what gets written, and what is dropped)
 //!
@@ -27,15 +27,15 @@
 //!   Content is passed through byte for byte otherwise (control characters,
 //!   `U+FFFD`, NULs included); Rust strings are always valid UTF-8.
 //! - Empty labels are ignored (Go's trace validator rejects them).
-//! - Task ids come from one global counter starting at 1: unique per process,
+//! - User task ids come from one global counter starting at 1: unique per process,
 //!   never 0 (0 is Go's "background task").
 //!
 //! # Which user task a region or log belongs to
 //!
-//! [`Task::region`]/[`Task::log`] name it explicitly. The free functions
+//! [`UserTask::region`]/[`UserTask::log`] name it explicitly. The free functions
 //! [`region`], [`region_async`], [`region_guard`] and [`log`] use the
-//! *current* task: the one made current by [`Task::in_scope`] (a closure) or
-//! [`Task::instrument`] (a future, current during each of its polls), or,
+//! *current* task: the one made current by [`UserTask::in_scope`] (a closure) or
+//! [`UserTask::instrument`] (a future, current during each of its polls), or,
 //! with the `tracing` layer, the task of the innermost entered span; else 0,
 //! Go's background task.
 //!
@@ -62,28 +62,7 @@ use std::task::{Context, Poll};
 use crate::hooks::{self, enabled};
 use regions::{EndOutcome, Entry};
 
-/// Go's limit on a trace string: longer strings make the parser reject the file.
-pub const MAX_STRING_LEN: usize = spool_trace_wire::MAX_STRING_LEN;
-
-/// `s` clipped to at most [`MAX_STRING_LEN`] bytes, cut at a `char` boundary.
-///
-/// ```
-/// use spool_tracer::annotate::clip;
-/// let long = "é".repeat(600); // 1200 bytes
-/// assert_eq!(clip(&long).len(), 1024);
-/// assert_eq!(clip("short"), "short");
-/// ```
-#[inline]
-pub fn clip(s: &str) -> &str {
-    if s.len() <= MAX_STRING_LEN {
-        return s;
-    }
-    let mut end = MAX_STRING_LEN;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
+pub use crate::vocab::{MAX_STRING_LEN, clip};
 
 /// The id the next user task gets; starts at 1 so no id is 0.
 static NEXT_TASK_ID: AtomicU64 = AtomicU64::new(1);
@@ -119,16 +98,15 @@ pub(crate) fn count_dropped_region_event() {
 }
 
 /// The spool task (G) running on this thread as the current trace knows it,
-/// if any: the tracer's per-thread state (`emit::running_task`). Only called
-/// while tracing is on.
+/// if any (`hooks::running_task`). Only called while tracing is on.
 #[inline]
 pub(crate) fn running_goroutine() -> Option<u64> {
-    crate::emit::running_task()
+    hooks::running_task()
 }
 
 thread_local! {
     /// The current user task of this thread (0 = background), set by
-    /// `Task::in_scope` and `Task::instrument` for the duration of a closure
+    /// `UserTask::in_scope` and `UserTask::instrument` for the duration of a closure
     /// or a poll. Const-initialised and `Drop`-free: no allocation, no
     /// destructor registration.
     static CURRENT_TASK: Cell<u64> = const { Cell::new(0) };
@@ -138,13 +116,13 @@ thread_local! {
 /// 0 (Go's background task) if none.
 ///
 /// ```
-/// use spool_tracer::annotate::{current_task_id, Task};
-/// let t = Task::new("request");
-/// assert_eq!(current_task_id(), 0);
-/// t.in_scope(|| assert_eq!(current_task_id(), t.id()));
+/// use spool_tracer::annotate::{current_user_task_id, UserTask};
+/// let t = UserTask::new("request");
+/// assert_eq!(current_user_task_id(), 0);
+/// t.in_scope(|| assert_eq!(current_user_task_id(), t.id()));
 /// ```
 #[inline]
-pub fn current_task_id() -> u64 {
+pub fn current_user_task_id() -> u64 {
     CURRENT_TASK.try_with(Cell::get).unwrap_or(0)
 }
 
@@ -177,44 +155,44 @@ impl Drop for CurrentTaskReset {
 
 /// A user task: a logical operation (one request, one job) that may span
 /// several spool tasks (Go's `trace.Task`). It begins when made (UserTaskBegin)
-/// and ends when [`Task::end`] is called or it is dropped (UserTaskEnd).
+/// and ends when [`UserTask::end`] is called or it is dropped (UserTaskEnd).
 ///
 /// Both events are attributed to the spool task running on the calling
 /// thread; made or ended outside any spool task, that event is dropped (see
 /// the module docs).
 ///
 /// ```
-/// use spool_tracer::annotate::Task;
-/// let request = Task::new("request");
-/// let query = Task::new_child(&request, "db query");
+/// use spool_tracer::annotate::UserTask;
+/// let request = UserTask::new("request");
+/// let query = UserTask::new_child(&request, "db query");
 /// assert_ne!(request.id(), query.id());
 /// request.region("parse", || { /* ... */ });
 /// query.end();
 /// // `request` ends when dropped.
 /// ```
 #[derive(Debug)]
-#[must_use = "a Task ends when dropped"]
-pub struct Task {
+#[must_use = "a UserTask ends when dropped"]
+pub struct UserTask {
     id: NonZeroU64,
 }
 
-impl Task {
+impl UserTask {
     /// Begins a top-level user task named `name`.
-    pub fn new(name: &str) -> Task {
+    pub fn new(name: &str) -> UserTask {
         Self::begin(0, name)
     }
 
     /// Begins a user task named `name` whose parent is `parent`.
-    pub fn new_child(parent: &Task, name: &str) -> Task {
+    pub fn new_child(parent: &UserTask, name: &str) -> UserTask {
         Self::begin(parent.id.get(), name)
     }
 
-    fn begin(parent: u64, name: &str) -> Task {
+    fn begin(parent: u64, name: &str) -> UserTask {
         let id = next_task_id();
         if enabled() {
             hooks::user_task_begin(id.get(), parent, clip(name));
         }
-        Task { id }
+        UserTask { id }
     }
 
     /// This task's id: unique in the process, never 0.
@@ -235,13 +213,13 @@ impl Task {
     }
 
     /// Wraps `fut` so this task is the current task during each of its polls
-    /// (the async counterpart of [`Task::in_scope`]).
+    /// (the async counterpart of [`UserTask::in_scope`]).
     ///
     /// ```
-    /// use spool_tracer::annotate::{current_task_id, Task};
-    /// let t = Task::new("job");
+    /// use spool_tracer::annotate::{current_user_task_id, UserTask};
+    /// let t = UserTask::new("job");
     /// let id = t.id();
-    /// let fut = t.instrument(async move { assert_eq!(current_task_id(), id) });
+    /// let fut = t.instrument(async move { assert_eq!(current_user_task_id(), id) });
     /// # let _ = fut;
     /// ```
     pub fn instrument<F: Future>(&self, fut: F) -> InTask<F> {
@@ -275,7 +253,7 @@ impl Task {
     }
 }
 
-impl Drop for Task {
+impl Drop for UserTask {
     fn drop(&mut self) {
         if enabled() {
             hooks::user_task_end(self.id.get());
@@ -284,7 +262,7 @@ impl Drop for Task {
 }
 
 /// A future that makes a user task current during each poll; see
-/// [`Task::instrument`].
+/// [`UserTask::instrument`].
 #[derive(Debug)]
 #[must_use = "futures do nothing unless polled"]
 pub struct InTask<F> {
@@ -408,13 +386,13 @@ fn end_region(began_on: u64, entry: &Entry, task: u64, name: &str) {
 /// assert_eq!(n, 42);
 /// ```
 pub fn region<R>(name: &str, f: impl FnOnce() -> R) -> R {
-    let _region = RegionGuard::begin(current_task_id(), name);
+    let _region = RegionGuard::begin(current_user_task_id(), name);
     f()
 }
 
 /// A region named `name` of the current task that ends when the guard drops.
 pub fn region_guard(name: &str) -> RegionGuard<'_> {
-    RegionGuard::begin(current_task_id(), name)
+    RegionGuard::begin(current_user_task_id(), name)
 }
 
 /// Wraps `fut` in a region named `name` of the current task (taken now, when
@@ -430,7 +408,7 @@ pub fn region_guard(name: &str) -> RegionGuard<'_> {
 /// # let _ = fut;
 /// ```
 pub fn region_async<F: Future>(name: &str, fut: F) -> InRegion<'_, F> {
-    InRegion::new(current_task_id(), name, fut)
+    InRegion::new(current_user_task_id(), name, fut)
 }
 
 /// A future inside a region; see [`region_async`].
@@ -491,7 +469,7 @@ impl<F: Future> Future for InRegion<'_, F> {
 #[inline]
 pub fn log(category: &str, message: &str) {
     if enabled() {
-        hooks::user_log(current_task_id(), clip(category), clip(message));
+        hooks::user_log(current_user_task_id(), clip(category), clip(message));
     }
 }
 
@@ -511,10 +489,10 @@ pub fn log_fmt(category: &str, message: fmt::Arguments<'_>) {
 #[cold]
 fn log_fmt_slow(category: &str, message: fmt::Arguments<'_>) {
     match message.as_str() {
-        Some(s) => hooks::user_log(current_task_id(), clip(category), clip(s)),
+        Some(s) => hooks::user_log(current_user_task_id(), clip(category), clip(s)),
         None => {
             let s = message.to_string();
-            hooks::user_log(current_task_id(), clip(category), clip(&s));
+            hooks::user_log(current_user_task_id(), clip(category), clip(&s));
         }
     }
 }
@@ -614,44 +592,44 @@ mod tests {
 
     #[test]
     fn task_ids_are_unique_and_never_zero() {
-        let tasks: Vec<Task> = (0..1000).map(|_| Task::new("t")).collect();
-        let mut ids: Vec<u64> = tasks.iter().map(Task::id).collect();
+        let tasks: Vec<UserTask> = (0..1000).map(|_| UserTask::new("t")).collect();
+        let mut ids: Vec<u64> = tasks.iter().map(UserTask::id).collect();
         assert!(ids.iter().all(|&id| id != 0));
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), 1000);
-        let parent = Task::new("p");
-        let child = Task::new_child(&parent, "c");
+        let parent = UserTask::new("p");
+        let child = UserTask::new_child(&parent, "c");
         assert!(child.id() > parent.id());
     }
 
     #[test]
     fn current_task_nests_and_restores_even_on_panic() {
-        let a = Task::new("a");
-        let b = Task::new("b");
-        assert_eq!(current_task_id(), 0);
+        let a = UserTask::new("a");
+        let b = UserTask::new("b");
+        assert_eq!(current_user_task_id(), 0);
         a.in_scope(|| {
-            assert_eq!(current_task_id(), a.id());
-            b.in_scope(|| assert_eq!(current_task_id(), b.id()));
-            assert_eq!(current_task_id(), a.id());
+            assert_eq!(current_user_task_id(), a.id());
+            b.in_scope(|| assert_eq!(current_user_task_id(), b.id()));
+            assert_eq!(current_user_task_id(), a.id());
             let r = std::panic::catch_unwind(|| b.in_scope(|| panic!("inside")));
             assert!(r.is_err());
-            assert_eq!(current_task_id(), a.id());
+            assert_eq!(current_user_task_id(), a.id());
         });
-        assert_eq!(current_task_id(), 0);
+        assert_eq!(current_user_task_id(), 0);
     }
 
     #[test]
     fn instrument_sets_the_current_task_only_while_polled() {
-        let t = Task::new("t");
+        let t = UserTask::new("t");
         let id = t.id();
         let mut fut = Box::pin(t.instrument(std::future::poll_fn(move |_| {
-            assert_eq!(current_task_id(), id);
+            assert_eq!(current_user_task_id(), id);
             Poll::Ready(7)
         })));
         let mut cx = Context::from_waker(std::task::Waker::noop());
         assert_eq!(fut.as_mut().poll(&mut cx), Poll::Ready(7));
-        assert_eq!(current_task_id(), 0);
+        assert_eq!(current_user_task_id(), 0);
     }
 
     #[test]

@@ -19,7 +19,10 @@ use std::ptr::NonNull;
 
 use region_alloc::RegionAlloc;
 
-use crate::buf::BATCH_CAP;
+/// Bytes per batch buffer, header included: the largest allocation a
+/// `RegionAlloc` block serves (65,472 bytes), just under Go's 64 KiB payload
+/// limit; the header (≤ 27 bytes) is amortised to nothing.
+pub(crate) const BATCH_CAP: usize = region_alloc::MAX_ALLOC;
 
 /// A string stored in an [`Arena`]; compares and hashes by content.
 ///
@@ -127,5 +130,6 @@ impl Arena {
     }
 }
 
-/// Batches must fit one region allocation.
-const _: () = assert!(BATCH_CAP <= region_alloc::MAX_ALLOC);
+/// Batches must fit one region allocation and Go's payload limit.
+const _: () =
+    assert!(BATCH_CAP <= region_alloc::MAX_ALLOC && BATCH_CAP <= spool_trace_wire::MAX_BATCH_SIZE);

@@ -18,20 +18,14 @@
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-use crate::generation::Generation;
+use spool_trace_wire::ev;
+use spool_trace_wire::varint::{put as varint, put_padded as varint_at};
 
-use spool_trace_wire::varint::{self, put as varint, put_padded as varint_at};
-/// Event type bytes and the format's "none": the wire crate's table (one
-/// source for the writer, the reader and the tests).
-pub(crate) use spool_trace_wire::{NONE, ev};
+use crate::arena::BATCH_CAP;
+use crate::generation::Generation;
 
 /// The 16-byte file header (the version spool writes, 1.22).
 pub(crate) const FILE_HEADER: &[u8; 16] = &spool_trace_wire::Version::WRITTEN.header();
-
-/// Bytes per batch buffer, header included: the largest allocation a
-/// `RegionAlloc` block serves (65,472 bytes), just under Go's 64 KiB payload
-/// limit; the header (≤ 27 bytes) is amortised to nothing.
-pub(crate) const BATCH_CAP: usize = region_alloc::MAX_ALLOC;
 
 /// Width of the reserved, back-patched size varint (3 × 7 bits ≥ 65,536).
 pub(crate) const SIZE_SLOT: usize = 3;
@@ -102,11 +96,6 @@ unsafe fn put_varint_loop(mut p: *mut u8, mut v: u64) -> *mut u8 {
         p.write(v as u8);
         p.add(1)
     }
-}
-
-/// Appends `v` as LEB128 to `out` (table batches, built on the writer thread).
-pub(crate) fn push_varint(out: &mut Vec<u8>, v: u64) {
-    varint::push(out, v);
 }
 
 /// One M's open batch, in a buffer carved from its generation's arena.
@@ -284,7 +273,11 @@ mod tests {
         let more = (0..64)
             .map(|b| 1u64 << b)
             .chain((1..64).map(|b| (1u64 << b) - 1));
-        for v in edges.into_iter().chain(more).chain([NONE]) {
+        for v in edges
+            .into_iter()
+            .chain(more)
+            .chain([spool_trace_wire::NONE])
+        {
             let mut slow = [0u8; 16];
             let slow_len = varint(&mut slow, 0, v);
             let mut fast = [0xAAu8; 16];

@@ -5,7 +5,7 @@
 //! - The clock source is chosen once per process ([`init`]) and never changes,
 //!   so every timestamp of a trace has the same unit.
 //! - Per-M monotonicity is not this module's job: each M clamps its stamps to
-//!   its previous one (see `emit.rs`).
+//!   its previous one (see `mstate.rs`).
 //!
 //! Why the TSC: back to back, `rdtsc` costs 9.9 ns here (`cargo bench
 //! --bench tracer -- trace_clock`) versus ~26-41 ns for `clock_gettime`

@@ -5,7 +5,7 @@
 //! `stop_the_world` (`spool::trace::start`/`stop`). Called without that, a
 //! hook racing `start` may miss its event (never a malformed file: a task
 //! first seen in a later generation is introduced or dropped by the rules in
-//! `emit.rs`).
+//! `record.rs`).
 //!
 //! Invariants: at most one trace is recorded at a time (`SESSION`); `start`
 //! fully publishes the first generation before setting the enabled flag; `stop`
@@ -21,13 +21,16 @@ use std::thread::JoinHandle;
 
 use crate::arena::Arena;
 use crate::clock::{self, Calibration};
-use crate::emit;
 use crate::generation::Generation;
-use crate::global::{BASE_GEN, CURRENT, FLUSHED, GEN, INBOX, INBOX_READY, LAST_GEN, lock};
 use crate::hooks::{self, GoTraceState, ProcTraceState};
+use crate::inbox::{FLUSHED, INBOX, INBOX_READY};
+use crate::publish::{BASE_GEN, CURRENT, ENABLED, GEN, LAST_GEN};
+use crate::record;
+use crate::vocab::lock;
 use crate::writer::{Sink, TraceSummary, WriteFailure, Writer};
 
-pub use crate::emit::{FOREIGN_PROC_ID, RUNTIME_PROC_ID, RUNTIME_TASK_ID, TaskStatus};
+pub use crate::record::{FOREIGN_PROC_ID, RUNTIME_PROC_ID, RUNTIME_TASK_ID};
+pub use crate::vocab::StatusAtStart;
 
 /// Name of the environment variable that turns tracing on for a runtime.
 pub const ENV_VAR: &str = "SPOOL_TRACE";
@@ -183,7 +186,7 @@ fn start_locked(session: &mut Option<Session>, sink: Sink) -> Result<(), TraceEr
         inbox.stop = false;
         inbox.flushes_done = inbox.flush_requested;
     }
-    emit::reset_for_trace();
+    record::reset_for_trace();
     let global = LAST_GEN.fetch_add(1, Ordering::Relaxed) + 1;
     // File times count from shortly before the trace started (margin for
     // clock skew between cores; see `Generation::file_time`).
@@ -207,14 +210,14 @@ fn start_locked(session: &mut Option<Session>, sink: Sink) -> Result<(), TraceEr
             return Err(TraceError::Writer(format!("cannot spawn: {e}")));
         }
     };
-    hooks::ENABLED.store(true, Ordering::Relaxed);
+    ENABLED.store(true, Ordering::Relaxed);
     *session = Some(Session { writer: handle });
     Ok(())
 }
 
 /// Clears the enabled flag and the current generation.
 fn disable() {
-    hooks::ENABLED.store(false, Ordering::Relaxed);
+    ENABLED.store(false, Ordering::Relaxed);
     let mut cur = lock(&CURRENT);
     *cur = None;
     // New sections now write nothing (pairs with the Acquire in a section).
@@ -230,7 +233,7 @@ fn disable() {
 /// (tracing stopped at that point; see [`start_file`] for what the file holds).
 pub fn stop() -> Result<TraceSummary, TraceError> {
     let session = lock(&SESSION).take().ok_or(TraceError::NotStarted)?;
-    emit::stw_end();
+    record::stw_end();
     disable();
     {
         let mut inbox = lock(&INBOX);
@@ -317,9 +320,9 @@ pub fn start_from_env() -> bool {
 /// executor calls it for every live task that is not running, under the
 /// same stop-the-world as [`start`]; Go's format only lets a task appear
 /// without a `GoCreate` in the first generation.
-pub fn task_status(id: u64, state: &GoTraceState, status: TaskStatus) {
+pub fn task_status(id: u64, state: &GoTraceState, status: StatusAtStart) {
     if hooks::enabled() {
-        emit::task_status(id, state, status);
+        record::task_status(id, state, status);
     }
 }
 
@@ -327,7 +330,7 @@ pub fn task_status(id: u64, state: &GoTraceState, status: TaskStatus) {
 /// starts (optional: a P's status is otherwise written when it is first used).
 pub fn proc_idle_status(p: u32, state: &ProcTraceState) {
     if hooks::enabled() {
-        emit::proc_idle_status(p, state);
+        record::proc_idle_status(p, state);
     }
 }
 
@@ -352,8 +355,8 @@ pub struct Lost {
 
 /// Counts of events dropped since the process started.
 pub fn lost() -> Lost {
-    let d = |i: crate::global::Lost| crate::global::DROPPED[i as usize].load(Ordering::Relaxed);
-    use crate::global::Lost as L;
+    let d = |i: crate::lost::Lost| crate::lost::DROPPED[i as usize].load(Ordering::Relaxed);
+    use crate::lost::Lost as L;
     Lost {
         no_task: d(L::NoTask),
         no_proc: d(L::NoProc),

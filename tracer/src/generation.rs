@@ -18,11 +18,13 @@ use std::collections::HashMap;
 use std::ptr::NonNull;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use spool_trace_wire::varint::push as push_varint;
+use spool_trace_wire::{NONE, ev};
+
+use crate::arena::{Arena, ArenaStr, BATCH_CAP};
 /// Strings are cut to at most `MAX_STRING_LEN` bytes on a char boundary, the
 /// same rule the annotation API applies before it gets here.
-use crate::annotate::clip as truncate;
-use crate::arena::{Arena, ArenaStr};
-use crate::buf::{self, BATCH_CAP, ev};
+use crate::vocab::clip as truncate;
 use crate::vocab::{FIXED_STRINGS, SpawnSite};
 
 /// Identity of a one-frame spawn-site stack: Go frames are (func, file, line).
@@ -215,8 +217,8 @@ impl Generation {
         let strings = fixed.chain(dynamic).enumerate().map(|(i, s)| {
             let mut e = Vec::with_capacity(s.len() + 8);
             e.push(ev::STRING);
-            buf::push_varint(&mut e, i as u64 + 1);
-            buf::push_varint(&mut e, s.len() as u64);
+            push_varint(&mut e, i as u64 + 1);
+            push_varint(&mut e, s.len() as u64);
             e.extend_from_slice(s.as_bytes());
             e
         });
@@ -225,7 +227,7 @@ impl Generation {
             let mut e = Vec::with_capacity(24);
             e.push(ev::STACK);
             for v in [s.id, 1, s.pc, s.func, s.file, s.line] {
-                buf::push_varint(&mut e, v);
+                push_varint(&mut e, v);
             }
             e
         });
@@ -259,10 +261,10 @@ impl Generation {
     /// Frames `payload` as a batch of M = -1.
     pub(crate) fn push_batch(&self, payload: &[u8], ts: u64, out: &mut Vec<u8>) {
         out.push(ev::EVENT_BATCH);
-        buf::push_varint(out, self.file_gen);
-        buf::push_varint(out, buf::NONE);
-        buf::push_varint(out, self.file_time(ts));
-        buf::push_varint(out, payload.len() as u64);
+        push_varint(out, self.file_gen);
+        push_varint(out, NONE);
+        push_varint(out, self.file_time(ts));
+        push_varint(out, payload.len() as u64);
         out.extend_from_slice(payload);
     }
 
@@ -300,7 +302,7 @@ mod tests {
     fn long_strings_are_truncated_on_char_boundary() {
         let s = "é".repeat(1000); // 2000 bytes
         let t = truncate(&s);
-        assert!(t.len() <= crate::annotate::MAX_STRING_LEN);
+        assert!(t.len() <= crate::vocab::MAX_STRING_LEN);
         assert_eq!(t.len(), 1024);
         let s = format!("a{}", "é".repeat(1000));
         assert_eq!(truncate(&s).len(), 1023);

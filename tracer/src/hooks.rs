@@ -30,15 +30,8 @@
 //!      (they record which P the thread holds, so a trace started later knows;
 //!      this costs a thread-local write on a path that parks or unparks a thread).
 
-use std::sync::atomic::AtomicBool;
-
-use crate::emit;
+use crate::record;
 pub use crate::vocab::{BlockReason, GoTraceState, ProcTraceState, SpawnSite, StopReason};
-
-/// True while a trace is being recorded. Relaxed: a hook that races with
-/// start/stop may miss or add one event; start/stop run under stop-the-world,
-/// which is what makes the set of recorded events consistent.
-pub(crate) static ENABLED: AtomicBool = AtomicBool::new(false);
 
 /// Whether a trace is being recorded: one relaxed atomic load.
 ///
@@ -57,7 +50,7 @@ pub(crate) static ENABLED: AtomicBool = AtomicBool::new(false);
 pub fn enabled() -> bool {
     #[cfg(not(spool_no_trace))]
     {
-        ENABLED.load(std::sync::atomic::Ordering::Relaxed)
+        crate::publish::ENABLED.load(std::sync::atomic::Ordering::Relaxed)
     }
     #[cfg(spool_no_trace)]
     {
@@ -75,7 +68,7 @@ pub fn enabled() -> bool {
 #[inline(always)]
 pub fn go_create(id: u64, state: &GoTraceState, site: SpawnSite) {
     if enabled() {
-        emit::go_create(id, state, site);
+        record::go_create(id, state, site);
     }
 }
 
@@ -83,7 +76,7 @@ pub fn go_create(id: u64, state: &GoTraceState, site: SpawnSite) {
 #[inline(always)]
 pub fn go_start(id: u64, state: &GoTraceState, site: SpawnSite) {
     if enabled() {
-        emit::go_start(id, state, site);
+        record::go_start(id, state, site);
     }
 }
 
@@ -99,7 +92,7 @@ pub fn go_start(id: u64, state: &GoTraceState, site: SpawnSite) {
 #[inline(always)]
 pub fn go_start_next(id: u64, state: &GoTraceState, site: SpawnSite) {
     if enabled() {
-        emit::go_start_next(id, state, site);
+        record::go_start_next(id, state, site);
     }
 }
 
@@ -107,7 +100,7 @@ pub fn go_start_next(id: u64, state: &GoTraceState, site: SpawnSite) {
 #[inline(always)]
 pub fn go_stop(reason: StopReason) {
     if enabled() {
-        emit::go_stop(reason);
+        record::go_stop(reason);
     }
 }
 
@@ -115,7 +108,7 @@ pub fn go_stop(reason: StopReason) {
 #[inline(always)]
 pub fn go_block(reason: BlockReason) {
     if enabled() {
-        emit::go_block(reason);
+        record::go_block(reason);
     }
 }
 
@@ -123,7 +116,7 @@ pub fn go_block(reason: BlockReason) {
 #[inline(always)]
 pub fn go_unblock(id: u64, state: &GoTraceState) {
     if enabled() {
-        emit::go_unblock(id, state);
+        record::go_unblock(id, state);
     }
 }
 
@@ -131,7 +124,7 @@ pub fn go_unblock(id: u64, state: &GoTraceState) {
 #[inline(always)]
 pub fn go_destroy() {
     if enabled() {
-        emit::go_destroy();
+        record::go_destroy();
     }
 }
 
@@ -139,21 +132,21 @@ pub fn go_destroy() {
 /// tracing is on (seam rule 5).
 #[inline]
 pub fn proc_start(p: u32, state: &ProcTraceState) {
-    emit::proc_start(p, state, enabled());
+    record::proc_start(p, state, enabled());
 }
 
 /// The calling M released its P (ProcStop). Called whether or not tracing is
 /// on (seam rule 5), before another M can take the P.
 #[inline]
 pub fn proc_stop() {
-    emit::proc_stop(enabled());
+    record::proc_stop(enabled());
 }
 
 /// The runtime now has `procs` Ps (ProcsChange).
 #[inline(always)]
 pub fn procs_change(procs: u32) {
     if enabled() {
-        emit::procs_change(procs);
+        record::procs_change(procs);
     }
 }
 
@@ -161,7 +154,7 @@ pub fn procs_change(procs: u32) {
 #[inline(always)]
 pub fn stw_begin(kind: &'static str) {
     if enabled() {
-        emit::stw_begin(kind);
+        record::stw_begin(kind);
     }
 }
 
@@ -169,7 +162,7 @@ pub fn stw_begin(kind: &'static str) {
 #[inline(always)]
 pub fn stw_end() {
     if enabled() {
-        emit::stw_end();
+        record::stw_end();
     }
 }
 
@@ -179,7 +172,7 @@ pub fn stw_end() {
 #[inline(always)]
 pub fn gc_begin() {
     if enabled() {
-        emit::gc_begin();
+        record::gc_begin();
     }
 }
 
@@ -187,7 +180,7 @@ pub fn gc_begin() {
 #[inline(always)]
 pub fn gc_end() {
     if enabled() {
-        emit::gc_end();
+        record::gc_end();
     }
 }
 
@@ -196,18 +189,18 @@ pub fn gc_end() {
 #[inline(always)]
 pub fn heap_alloc(bytes: u64) {
     if enabled() {
-        emit::heap_alloc(bytes);
+        record::heap_alloc(bytes);
     }
 }
 
-// --- User annotations (issue 5). They need a running task on the calling M;
+// --- User annotations. They need a running task on the calling M;
 // --- calls without one are dropped and counted (never written: the format forbids them).
 
 /// A user task begins (UserTaskBegin). `id` is never 0; `parent` is 0 for none.
 #[inline(always)]
 pub fn user_task_begin(id: u64, parent: u64, name: &str) {
     if enabled() {
-        emit::user_task_begin(id, parent, name);
+        record::user_task_begin(id, parent, name);
     }
 }
 
@@ -215,7 +208,7 @@ pub fn user_task_begin(id: u64, parent: u64, name: &str) {
 #[inline(always)]
 pub fn user_task_end(id: u64) {
     if enabled() {
-        emit::user_task_end(id);
+        record::user_task_end(id);
     }
 }
 
@@ -223,7 +216,7 @@ pub fn user_task_end(id: u64) {
 #[inline(always)]
 pub fn user_region_begin(task: u64, name: &str) {
     if enabled() {
-        emit::user_region_begin(task, name);
+        record::user_region_begin(task, name);
     }
 }
 
@@ -231,7 +224,7 @@ pub fn user_region_begin(task: u64, name: &str) {
 #[inline(always)]
 pub fn user_region_end(task: u64, name: &str) {
     if enabled() {
-        emit::user_region_end(task, name);
+        record::user_region_end(task, name);
     }
 }
 
@@ -239,7 +232,7 @@ pub fn user_region_end(task: u64, name: &str) {
 #[inline(always)]
 pub fn user_log(task: u64, category: &str, message: &str) {
     if enabled() {
-        emit::user_log(task, category, message);
+        record::user_log(task, category, message);
     }
 }
 
@@ -251,7 +244,7 @@ pub fn user_log(task: u64, category: &str, message: &str) {
 #[inline(always)]
 pub fn runtime_log(category: &str, message: &str) {
     if enabled() {
-        emit::runtime_log(category, message);
+        record::runtime_log(category, message);
     }
 }
 
@@ -259,7 +252,7 @@ pub fn runtime_log(category: &str, message: &str) {
 #[inline(always)]
 pub fn go_label(label: &str) {
     if enabled() {
-        emit::go_label(label);
+        record::go_label(label);
     }
 }
 
@@ -268,7 +261,7 @@ pub fn go_label(label: &str) {
 /// trace cannot attribute). Annotations use it to decide attribution.
 pub fn running_task() -> Option<u64> {
     if enabled() {
-        emit::running_task()
+        record::running_task()
     } else {
         None
     }

@@ -338,7 +338,7 @@ where
         let task = ctx
             .event_span(event)
             .and_then(|s| s.extensions().get::<SpoolSpan>().map(|s| s.task))
-            .unwrap_or_else(annotate::current_task_id);
+            .unwrap_or_else(annotate::current_user_task_id);
         let meta = event.metadata();
         let category = match self.category {
             LogCategory::Target => meta.target(),
@@ -372,7 +372,7 @@ fn ambient_enter(span: u64, task: u64) {
     let _ = ENTERED.try_with(|cell| {
         if let Ok(mut e) = cell.try_borrow_mut() {
             if e.spans.is_empty() {
-                e.base = annotate::current_task_id();
+                e.base = annotate::current_user_task_id();
             }
             e.spans.push((span, task));
             annotate::set_current_task(task);

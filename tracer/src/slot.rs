@@ -38,7 +38,7 @@ const COLLECTOR: u8 = 2;
 
 /// A value guarded by a spin lock.
 #[derive(Debug)]
-pub(crate) struct Slot<T> {
+pub struct Slot<T> {
     /// [`FREE`], [`OWNER`] or [`COLLECTOR`].
     lock: AtomicU8,
     /// Only accessed by the thread that holds `lock`.
@@ -64,7 +64,7 @@ impl Drop for Unlock<'_> {
 
 impl<T> Slot<T> {
     /// A free slot holding `value`.
-    pub(crate) fn new(value: T) -> Self {
+    pub fn new(value: T) -> Self {
         Self {
             lock: AtomicU8::new(FREE),
             value: UnsafeCell::new(value),
@@ -122,7 +122,7 @@ impl<T> Slot<T> {
     /// Runs `f` with exclusive access to the value, as the slot's owning
     /// thread; `None` (and `f` not run) if this thread already holds the slot.
     #[inline(always)]
-    pub(crate) fn with_owner<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+    pub fn with_owner<R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
         if self.acquire(OWNER) {
             Some(self.run(f))
         } else {
@@ -132,7 +132,7 @@ impl<T> Slot<T> {
 
     /// Runs `f` with exclusive access to the value, as a collector.
     #[inline]
-    pub(crate) fn with_locked<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+    pub fn with_locked<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
         self.acquire(COLLECTOR);
         self.run(f)
     }

@@ -1,7 +1,9 @@
 //! The tracer's shared vocabulary, at the bottom of its import graph: the
 //! types the seam, the recording code, the buffers and the tables all name
 //! (spawn site, per-task and per-P trace slots, stop and block reasons, the
-//! fixed string table their string IDs index), and the tracer's one lock helper.
+//! fixed string table their string IDs index, the status of a task at
+//! trace start), the string clip rule, the "unset" cell value, the
+//! heap-report re-entry flag, and the tracer's one lock helper.
 //!
 //! Invariants:
 //! - This module imports nothing from the rest of the crate, so any module
@@ -13,6 +15,7 @@
 //!   is the same in every generation (the string table of each generation
 //!   starts with the fixed strings).
 
+use std::cell::Cell;
 use std::panic::Location;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -207,6 +210,79 @@ impl BlockReason {
     pub(crate) const fn str_id(self) -> u64 {
         (StopReason::STRINGS.len() + self as usize) as u64 + 1
     }
+}
+
+/// The status a task has when a trace starts (`control::task_status`).
+///
+/// Not the executor's task state: only the two states a trace can
+/// introduce a task in without seeing it run.
+///
+/// ```
+/// use spool_tracer::control::StatusAtStart;
+/// assert_ne!(StatusAtStart::Runnable, StatusAtStart::Waiting);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusAtStart {
+    /// Queued, waiting for a P.
+    Runnable,
+    /// Parked until something wakes it.
+    Waiting,
+}
+
+/// Go's limit on a trace string: longer strings make the parser reject the file.
+pub const MAX_STRING_LEN: usize = spool_trace_wire::MAX_STRING_LEN;
+
+/// `s` clipped to at most [`MAX_STRING_LEN`] bytes, cut at a `char` boundary:
+/// the one rule the annotation API, the string table and the per-M string
+/// cache apply.
+///
+/// ```
+/// use spool_tracer::annotate::clip;
+/// let long = "é".repeat(600); // 1200 bytes
+/// assert_eq!(clip(&long).len(), 1024);
+/// assert_eq!(clip("short"), "short");
+/// ```
+#[inline]
+pub fn clip(s: &str) -> &str {
+    if s.len() <= MAX_STRING_LEN {
+        return s;
+    }
+    let mut end = MAX_STRING_LEN;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// The value of a `u64` cell that holds nothing: no P, no running task, no
+/// open batch. Never a P ID, a generation number or a `BASE_GEN`, so "unset"
+/// compares unequal to every real value (and to the `GEN` of tracing off, 0).
+pub(crate) const UNSET: u64 = u64::MAX;
+
+thread_local! {
+    /// Set while this thread is inside a HeapAlloc report (`alloc.rs`) or
+    /// builds its per-M state (`mstate.rs`). Const-initialised `Cell<bool>`
+    /// has no destructor, so accessing it never allocates or registers anything.
+    static IN_REPORT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with this thread's HeapAlloc reports off (restoring the previous
+/// setting after): for code that must not re-enter the tracer, such as a
+/// report itself or the initialiser of the tracer's per-thread state.
+pub(crate) fn without_reports<R>(f: impl FnOnce() -> R) -> R {
+    let was = IN_REPORT
+        .try_with(|flag| flag.replace(true))
+        .unwrap_or(true);
+    let r = f();
+    let _ = IN_REPORT.try_with(|flag| flag.set(was));
+    r
+}
+
+/// Whether HeapAlloc reports are off on this thread (inside a report, or
+/// during thread teardown).
+#[inline]
+pub(crate) fn reports_off() -> bool {
+    IN_REPORT.try_with(Cell::get).unwrap_or(true)
 }
 
 /// Locks a tracer mutex, ignoring poison: every critical section in the tracer

@@ -34,12 +34,17 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use spool_trace_wire::ev;
+use spool_trace_wire::varint::push as push_varint;
+
 use crate::arena::Arena;
-use crate::buf::{self, FILE_HEADER, Sealed, ev};
+use crate::buf::{FILE_HEADER, Sealed};
 use crate::clock::{self, Calibration};
 use crate::generation::Generation;
-use crate::global::{CURRENT, FLUSHED, GEN, INBOX, INBOX_READY, LAST_GEN, lock};
-use crate::hooks;
+use crate::inbox::{FLUSHED, INBOX, INBOX_READY};
+use crate::mstate;
+use crate::publish::{CURRENT, ENABLED, GEN, LAST_GEN};
+use crate::vocab::lock;
 
 /// A generation lasts at most this long (Go's `defaultTraceAdvancePeriod`).
 pub(crate) const GEN_PERIOD: Duration = Duration::from_secs(1);
@@ -135,7 +140,7 @@ impl Writer {
 
     /// The thread's main loop; returns what was written or the first error.
     pub(crate) fn run(mut self) -> Result<TraceSummary, WriteFailure> {
-        crate::m::with_m(|m| m.set_internal());
+        mstate::with_m(|m| m.set_internal());
         self.write(FILE_HEADER);
         self.good_bytes = self.summary.bytes;
         loop {
@@ -229,7 +234,7 @@ impl Writer {
         if self.error.is_some() {
             return;
         }
-        hooks::ENABLED.store(false, Ordering::Relaxed);
+        ENABLED.store(false, Ordering::Relaxed);
         {
             let mut cur = lock(&CURRENT);
             *cur = None;
@@ -295,7 +300,7 @@ impl Writer {
     /// then its tables and sync batch.
     fn finish_generation(&mut self) {
         let g = self.generation.global();
-        let collected = crate::m::collect(g);
+        let collected = mstate::collect(g);
         let queued: Vec<Sealed> = lock(&INBOX).batches.drain(..).collect();
         for b in queued.into_iter().chain(collected) {
             self.accept(b);
@@ -304,7 +309,7 @@ impl Writer {
         let mut tail = Vec::new();
         self.generation.encode_tables(ts, &mut tail);
         let mut sync = vec![ev::FREQUENCY];
-        buf::push_varint(&mut sync, self.calibration.frequency_since());
+        push_varint(&mut sync, self.calibration.frequency_since());
         self.generation.push_batch(&sync, ts, &mut tail);
         self.write(&tail);
         if self.error.is_none() {

@@ -12,7 +12,7 @@ use std::thread;
 use std::time::Duration;
 
 use sim::{SimTask, go_parse, serial, trace_path};
-use spool_tracer::control::{self, TaskStatus};
+use spool_tracer::control::{self, StatusAtStart};
 use spool_tracer::hooks::{self, BlockReason, ProcTraceState, StopReason};
 
 /// Transitions of tasks with IDs in `ids`, as Go's parser reports them.
@@ -313,8 +313,8 @@ fn status_written_at_start_for_existing_tasks() {
     let runnable = SimTask::new("app::old_runnable");
     let path = trace_path("status");
     control::start_file(&path).unwrap();
-    control::task_status(waiting.id, &waiting.trace, TaskStatus::Waiting);
-    control::task_status(runnable.id, &runnable.trace, TaskStatus::Runnable);
+    control::task_status(waiting.id, &waiting.trace, StatusAtStart::Waiting);
+    control::task_status(runnable.id, &runnable.trace, StatusAtStart::Runnable);
     // Next generation: both are touched for the first time in it.
     control::flush().unwrap();
     let p = ProcTraceState::new();

@@ -1,75 +1,122 @@
-//! Loom model of the per-M buffer hand-off (`src/slot.rs`) and the
-//! generation flip protocol of `src/writer.rs` / `src/m.rs`:
-//! an M writes events into its batch under its slot lock, sealing the batch
-//! into the writer's inbox when it sees a newer generation, while the writer
-//! publishes the next generation and collects the M's batch.
+//! Loom models of the per-M buffer slot (`src/slot.rs`) and of the batch
+//! hand-off at a generation flip (`src/handoff.rs`). Both run the crate's
+//! real code, exported under `cfg(loom)` as `spool_tracer::__loom`: the M
+//! writes through `section_on` + `ensure_batch`, the writer's flip
+//! publishes the next generation and takes the M's batch with
+//! `collect_slot`, an exiting M hands its batch over with `hand_over`. Only
+//! the batch type is the model's (a generation number and a list of event
+//! numbers) and the inbox a loom `Mutex<Vec<_>>`.
 //!
 //! Checked: every event the M wrote in generation 1 reaches the writer
 //! exactly once, in emission order (inbox first, then the collected batch,
 //! which is the order `finish_generation` writes), and no event of
-//! generation 1 is written after the collector took the M's batch.
+//! generation 1 is written after the collector took the M's batch — also
+//! when the M exits during the flip.
 //!
 //! Run: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
 //! -p spool-tracer --test loom`.
 
 #![cfg(loom)]
 
-#[path = "../src/loom.rs"]
-#[allow(dead_code)]
-mod loom;
-#[path = "../src/slot.rs"]
-#[allow(dead_code)]
-mod slot;
-
 use ::loom::sync::atomic::{AtomicU64, Ordering};
 use ::loom::sync::{Arc, Mutex};
 use ::loom::thread;
-use slot::Slot;
+use spool_tracer::__loom::{
+    MBuf, OpenBatch, Slot, collect_slot, ensure_batch, hand_over, section_on,
+};
 
-/// An M's open batch: (generation, events).
-type Batch = (u64, Vec<u32>);
+/// The model's batch: its generation and the events written into it.
+#[derive(Debug)]
+struct Batch {
+    generation: u64,
+    events: Vec<u32>,
+}
 
-#[derive(Default)]
-struct MBuf {
-    batch: Option<Batch>,
+impl OpenBatch for Batch {
+    type Sealed = Batch;
+    fn global(&self) -> u64 {
+        self.generation
+    }
+    fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+    fn seal(self) -> Batch {
+        self
+    }
 }
 
 struct Shared {
     /// The generation being recorded (the tracer's `GEN`).
     generation: AtomicU64,
-    slot: Slot<MBuf>,
+    slot: Slot<MBuf<Batch>>,
     /// Sealed batches on their way to the writer (the tracer's inbox).
     inbox: Mutex<Vec<Batch>>,
     /// (event, generation it was written in), in emission order.
     log: Mutex<Vec<(u32, u64)>>,
 }
 
-/// One write section of the M (`m.rs::section` + `open_batch`).
-fn write_event(s: &Shared, ev: u32) {
-    s.slot
-        .with_owner(|buf| {
-            let g = s.generation.load(Ordering::Acquire);
-            if buf.batch.as_ref().map(|b| b.0) != Some(g) {
-                if let Some(old) = buf.batch.take() {
-                    s.inbox.lock().unwrap().push(old);
-                }
-                buf.batch = Some((g, Vec::new()));
-            }
-            buf.batch.as_mut().unwrap().1.push(ev);
-            s.log.lock().unwrap().push((ev, g));
+impl Shared {
+    fn new() -> Arc<Shared> {
+        Arc::new(Shared {
+            generation: AtomicU64::new(1),
+            slot: Slot::new(MBuf::default()),
+            inbox: Mutex::new(Vec::new()),
+            log: Mutex::new(Vec::new()),
         })
-        .expect("the M is not inside another section of its own");
+    }
+
+    fn push(&self, b: Batch) {
+        self.inbox.lock().unwrap().push(b);
+    }
+}
+
+/// One write section of the M, as `mstate::writer_on_chained` does it.
+fn write_event(s: &Shared, ev: u32) {
+    section_on(&s.slot, &s.generation, |buf, gen_now| {
+        let open = || {
+            Some(Batch {
+                generation: gen_now,
+                events: Vec::new(),
+            })
+        };
+        ensure_batch(buf, gen_now, open, |b| s.push(b)).expect("tracing is on");
+        let b = buf.batch.as_mut().expect("a batch is open");
+        b.events.push(ev);
+        s.log.lock().unwrap().push((ev, b.generation));
+    })
+    .expect("the M is not inside another section of its own");
+}
+
+/// The writer's flip of generation 1 (steps 1-3 of `writer.rs`); returns
+/// the generation-1 events it writes, in order.
+fn flip(s: &Shared) -> Vec<u32> {
+    s.generation.store(2, Ordering::Release);
+    let collected = collect_slot(&s.slot, 1);
+    let drained: Vec<Batch> = std::mem::take(&mut *s.inbox.lock().unwrap());
+    let mut written = Vec::new();
+    for b in drained.into_iter().chain(collected) {
+        if b.generation == 1 {
+            written.extend(b.events);
+        } else {
+            // A batch of generation 2 waits for the next flip.
+            s.push(b);
+        }
+    }
+    written
+}
+
+fn logged_in_gen1(s: &Shared) -> Vec<u32> {
+    let log = s.log.lock().unwrap();
+    log.iter()
+        .filter(|(_, g)| *g == 1)
+        .map(|(e, _)| *e)
+        .collect()
 }
 
 #[test]
 fn buffer_hand_off_during_generation_flip() {
     ::loom::model(|| {
-        let s = Arc::new(Shared {
-            generation: AtomicU64::new(1),
-            slot: Slot::new(MBuf::default()),
-            inbox: Mutex::new(Vec::new()),
-            log: Mutex::new(Vec::new()),
-        });
+        let s = Shared::new();
         let m = {
             let s = s.clone();
             thread::spawn(move || {
@@ -78,36 +125,53 @@ fn buffer_hand_off_during_generation_flip() {
                 }
             })
         };
-        // The writer's flip: publish generation 2, collect generation 1.
-        s.generation.store(2, Ordering::Release);
-        let collected = s.slot.with_locked(|buf| match buf.batch.as_ref() {
-            Some(b) if b.0 == 1 => buf.batch.take(),
-            _ => None,
-        });
-        let drained: Vec<Batch> = std::mem::take(&mut *s.inbox.lock().unwrap());
-        let mut written: Vec<u32> = Vec::new();
-        for b in drained.iter().chain(collected.iter()) {
-            if b.0 == 1 {
-                written.extend(&b.1);
-            }
-        }
+        let written = flip(&s);
         m.join().unwrap();
-        let gen1: Vec<u32> = s
-            .log
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(_, g)| *g == 1)
-            .map(|(e, _)| *e)
-            .collect();
         assert_eq!(
-            written, gen1,
+            written,
+            logged_in_gen1(&s),
             "generation 1 events lost, duplicated or reordered"
         );
         // Whatever is left belongs to generation 2.
         let rest = s.slot.with_locked(|buf| buf.batch.take());
-        assert!(rest.is_none_or(|b| b.0 == 2));
-        assert!(s.inbox.lock().unwrap().iter().all(|b| b.0 == 2));
+        assert!(rest.is_none_or(|b| b.generation == 2));
+        assert!(s.inbox.lock().unwrap().iter().all(|b| b.generation == 2));
+    });
+}
+
+#[test]
+fn thread_exit_during_generation_flip_loses_no_event() {
+    ::loom::model(|| {
+        let s = Shared::new();
+        let m = {
+            let s = s.clone();
+            thread::spawn(move || {
+                write_event(&s, 0);
+                write_event(&s, 1);
+                // Thread exit (`MState::drop`): hand the open batch over.
+                s.slot.with_locked(|buf| hand_over(buf, |b| s.push(b)));
+            })
+        };
+        let mut written = flip(&s);
+        m.join().unwrap();
+        // A batch handed over after the flip drained the inbox is written
+        // by the next flip (the writer keeps reading its inbox).
+        let late: Vec<Batch> = std::mem::take(&mut *s.inbox.lock().unwrap());
+        let late_gen1: Vec<u32> = late
+            .iter()
+            .filter(|b| b.generation == 1)
+            .flat_map(|b| b.events.iter().copied())
+            .collect();
+        assert!(
+            late_gen1.is_empty(),
+            "a generation 1 batch reached the inbox after the flip collected the M"
+        );
+        written.extend(late_gen1);
+        assert_eq!(
+            written,
+            logged_in_gen1(&s),
+            "generation 1 events lost, duplicated or reordered"
+        );
     });
 }
 

@@ -13,7 +13,7 @@
 //!   ends are closed at the last event's time.
 //! - Times in the model are absolute ns (as in the reader); `t0`/`t1` bound them.
 //! - Indices (`u32`) into `tasks`, `wakes` and the string table are valid;
-//!   [`NO`] means "none".
+//!   [`NO_INDEX`] means "none".
 
 use std::collections::HashMap;
 
@@ -24,7 +24,7 @@ use crate::read::{
 };
 
 /// "No index" marker for `u32` indices.
-pub const NO: u32 = u32::MAX;
+pub const NO_INDEX: u32 = u32::MAX;
 
 /// A task (goroutine) state, as drawn in task rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,7 +79,7 @@ pub struct ProcSpan {
     pub start: u64,
     /// End time (ns).
     pub end: u64,
-    /// Index into [`Model::wakes`] of the wake (or spawn) that made this run possible, or [`NO`].
+    /// Index into [`Model::wakes`] of the wake (or spawn) that made this run possible, or [`NO_INDEX`].
     pub wake: u32,
     /// Reason string index for `Blocked`/`Runnable` ends (e.g. "sleep").
     pub reason: u32,
@@ -101,7 +101,7 @@ pub struct ProcRow {
 pub struct Wake {
     /// Time (ns).
     pub time: u64,
-    /// Waking task, or [`NO`] (a thread outside any task: timer, I/O, foreign thread).
+    /// Waking task, or [`NO_INDEX`] (a thread outside any task: timer, I/O, foreign thread).
     pub from: u32,
     /// Woken task.
     pub to: u32,
@@ -118,7 +118,7 @@ pub struct Range {
     pub end: u64,
     /// Label string index.
     pub label: u32,
-    /// Task index it ran on, or [`NO`].
+    /// Task index it ran on, or [`NO_INDEX`].
     pub task: u32,
 }
 
@@ -161,7 +161,7 @@ pub struct Task {
     pub site: u32,
     /// Creation time, if created during the trace.
     pub created: Option<u64>,
-    /// Task index of its creator, or [`NO`].
+    /// Task index of its creator, or [`NO_INDEX`].
     pub creator: u32,
     /// Total running time (ns).
     pub running: u64,
@@ -442,7 +442,7 @@ impl Builder {
             id,
             site: self.s_unknown_site,
             created: None,
-            creator: NO,
+            creator: NO_INDEX,
             running: 0,
             runnable: 0,
             blocked: 0,
@@ -456,7 +456,7 @@ impl Builder {
             since: 0,
             reason: 0,
             p: NONE,
-            wake: NO,
+            wake: NO_INDEX,
         });
         self.site_known.push(false);
         self.index.insert(id, i);
@@ -464,7 +464,7 @@ impl Builder {
     }
 
     fn learn_site(&mut self, g: &Generation, t: u32, stack: StackId) {
-        if t != NO && !self.site_known[t as usize] && stack != 0 {
+        if t != NO_INDEX && !self.site_known[t as usize] && stack != 0 {
             if let Some(s) = self.site_of(g, stack, true) {
                 self.m.tasks[t as usize].site = s;
                 self.site_known[t as usize] = true;
@@ -610,7 +610,7 @@ impl Builder {
         self.m.events += 1;
         self.last = now;
         let Ctx { p: cp, g: cg, .. } = ev.ctx;
-        let cur_task = if cg == NONE { NO } else { self.task(cg) };
+        let cur_task = if cg == NONE { NO_INDEX } else { self.task(cg) };
         match ev.kind {
             K::GoCreate {
                 g: ng,
@@ -672,7 +672,7 @@ impl Builder {
                     self.transition(t, now, st, 0, p);
                     if status == GoState::Running {
                         self.m.tasks[t as usize].polls += 1;
-                        self.open_span(cp, now, t, NO);
+                        self.open_span(cp, now, t, NO_INDEX);
                     }
                 }
             }
@@ -680,7 +680,7 @@ impl Builder {
             | K::GoSwitch { g: sg, .. }
             | K::GoSwitchDestroy { g: sg, .. } => {
                 if let K::GoSwitch { .. } | K::GoSwitchDestroy { .. } = ev.kind {
-                    if cur_task != NO {
+                    if cur_task != NO_INDEX {
                         if matches!(ev.kind, K::GoSwitch { .. }) {
                             let r = self.string("coroutine switch");
                             self.stop_running(cur_task, now, End::Blocked, r);
@@ -692,13 +692,13 @@ impl Builder {
                     }
                 }
                 let t = self.task(sg);
-                let wake = std::mem::replace(&mut self.cur[t as usize].wake, NO);
+                let wake = std::mem::replace(&mut self.cur[t as usize].wake, NO_INDEX);
                 self.m.tasks[t as usize].polls += 1;
                 self.transition(t, now, Some(State::Running), 0, cp);
                 self.open_span(cp, now, t, wake);
             }
             K::GoStop { reason, stack } | K::GoBlock { reason, stack } => {
-                if cur_task != NO {
+                if cur_task != NO_INDEX {
                     self.learn_site(g, cur_task, stack);
                     let r = self.string(g.string(reason));
                     let (st, how) = if matches!(ev.kind, K::GoStop { .. }) {
@@ -711,13 +711,13 @@ impl Builder {
                 }
             }
             K::GoDestroy => {
-                if cur_task != NO {
+                if cur_task != NO_INDEX {
                     self.stop_running(cur_task, now, End::Exit, 0);
                     self.transition(cur_task, now, None, 0, NONE);
                 }
             }
             K::GoDestroySyscall => {
-                if cur_task != NO {
+                if cur_task != NO_INDEX {
                     self.stop_running(cur_task, now, End::Exit, 0);
                     self.transition(cur_task, now, None, 0, NONE);
                 }
@@ -737,18 +737,18 @@ impl Builder {
                 self.transition(t, now, Some(State::Runnable), r, NONE);
             }
             K::GoSyscallBegin { stack, .. } => {
-                if cur_task != NO {
+                if cur_task != NO_INDEX {
                     self.learn_site(g, cur_task, stack);
                     self.transition(cur_task, now, Some(State::Syscall), 0, cp);
                 }
             }
             K::GoSyscallEnd => {
-                if cur_task != NO {
+                if cur_task != NO_INDEX {
                     self.transition(cur_task, now, Some(State::Running), 0, cp);
                 }
             }
             K::GoSyscallEndBlocked => {
-                if cur_task != NO {
+                if cur_task != NO_INDEX {
                     let r = self.string("syscall ended without a P");
                     self.stop_running(cur_task, now, End::Runnable, r);
                     self.transition(cur_task, now, Some(State::Runnable), r, NONE);
@@ -791,7 +791,7 @@ impl Builder {
                     start,
                     end: now,
                     label: self.s_gc,
-                    task: NO,
+                    task: NO_INDEX,
                 });
             }
             K::UserTaskBegin {
@@ -885,7 +885,7 @@ impl Builder {
                 start,
                 end,
                 label,
-                task: NO,
+                task: NO_INDEX,
             });
         }
         if let Some(start) = self.gc_open.take() {
@@ -893,7 +893,7 @@ impl Builder {
                 start,
                 end,
                 label: self.s_gc,
-                task: NO,
+                task: NO_INDEX,
             });
         }
         for stack in std::mem::take(&mut self.region_stack).into_values() {
@@ -902,7 +902,7 @@ impl Builder {
                     start,
                     end,
                     label,
-                    task: NO,
+                    task: NO_INDEX,
                 });
             }
         }

@@ -15,7 +15,7 @@
 
 use std::io::{self, Write};
 
-use crate::analysis::{Model, NO, Range};
+use crate::analysis::{Model, NO_INDEX, Range};
 
 /// JSON string literal for `s` (escapes quotes, control chars and `<`).
 pub fn json_str(s: &str) -> String {
@@ -139,7 +139,7 @@ pub fn write(m: &Model, w: &mut impl Write) -> io::Result<()> {
                     json_str(m.str(t.site))
                 ),
             )?;
-            if s.wake != NO {
+            if s.wake != NO_INDEX {
                 if let Some((wp, wt)) = waker_slice(s.wake) {
                     let wk = &m.wakes[s.wake as usize];
                     let label = if wk.spawn { "spawn" } else { "wake" };

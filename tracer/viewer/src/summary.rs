@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
-use crate::analysis::{Model, NO};
+use crate::analysis::{Model, NO_INDEX};
 
 /// Per-spawn-site aggregate.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -183,7 +183,7 @@ impl Summary {
             regions: latencies(
                 m.regions
                     .iter()
-                    .filter(|r| r.task != NO)
+                    .filter(|r| r.task != NO_INDEX)
                     .map(|r| (m.str(r.label).to_string(), r.end - r.start)),
             ),
         }

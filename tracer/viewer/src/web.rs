@@ -9,7 +9,7 @@
 
 use std::io::{self, Write};
 
-use crate::analysis::{Model, NO};
+use crate::analysis::{Model, NO_INDEX};
 use crate::chrome::json_str;
 
 const PAGE: &str = include_str!("assets/index.html");
@@ -21,7 +21,7 @@ fn rel(m: &Model, t: u64) -> u64 {
 }
 
 fn idx(i: u32) -> i64 {
-    if i == NO { -1 } else { i64::from(i) }
+    if i == NO_INDEX { -1 } else { i64::from(i) }
 }
 
 /// Writes `"key":[v,v,...]`.

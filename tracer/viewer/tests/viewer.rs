@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use spool_trace::analysis::{self, NO, State};
+use spool_trace::analysis::{self, NO_INDEX, State};
 use spool_trace::summary::Summary;
 use spool_trace::{chrome, web};
 
@@ -61,7 +61,13 @@ fn summary_numbers_are_exact() {
             ("phase", 90)
         );
         // Who woke whom: G3 woke G2 at 1000, G2 woke G1 at 1350; G1 spawned G2 and G3.
-        let id = |i: u32| if i == NO { 0 } else { m.tasks[i as usize].id };
+        let id = |i: u32| {
+            if i == NO_INDEX {
+                0
+            } else {
+                m.tasks[i as usize].id
+            }
+        };
         let wakes: Vec<_> = m
             .wakes
             .iter()

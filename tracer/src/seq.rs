@@ -1,80 +1,14 @@
-//! Process-wide tracer state: the current generation, the writer's inbox, the
-//! registry of Ms, per-resource sequence slots and the dropped-event counters.
+//! Per-resource sequence slots (`GoTraceState` / `ProcTraceState`): the
+//! arithmetic that numbers a task's or P's events within a generation and
+//! decides who writes its status.
 //!
-//! Invariants and orderings:
-//! - [`GEN`] is the process-wide number of the generation being recorded, or 0
-//!   when no trace is on. It only changes while [`CURRENT`] is locked, in the
-//!   same critical section that replaces `CURRENT`, so a thread that read
-//!   `GEN` (Acquire, pairing with the Release store) and then locks `CURRENT`
-//!   finds that generation or a newer one, never an older one.
-//! - Generation numbers are never reused, also across traces, so a sequence
-//!   slot stamped by an earlier trace reads as "not seen in this generation".
-//! - [`BASE_GEN`] is the first generation of the current trace: a task whose
-//!   slot is older than it is unknown to this trace.
-//! - The inbox holds sealed batches in push order; one M pushes its batches in
-//!   emission order, which is the order the writer writes them.
+//! A slot packs (generation << 32 | seq): the generation in which the
+//! resource's status was last emitted and its sequence number in that
+//! generation. Go's parser wants exactly one status event per resource per
+//! generation before its first sequenced event; the CAS below makes exactly one
+//! thread win the right to write it.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-
-use crate::buf::Sealed;
-use crate::generation::Generation;
-
-/// The generation being recorded (process-wide number), 0 = tracing off.
-pub(crate) static GEN: AtomicU64 = AtomicU64::new(0);
-
-/// First generation of the current trace (0 before any trace).
-pub(crate) static BASE_GEN: AtomicU64 = AtomicU64::new(0);
-
-/// Highest generation number handed out so far.
-pub(crate) static LAST_GEN: AtomicU64 = AtomicU64::new(0);
-
-/// The generation new batches are opened in; `None` when tracing is off.
-pub(crate) static CURRENT: Mutex<Option<Arc<Generation>>> = Mutex::new(None);
-
-pub(crate) use crate::vocab::lock;
-
-/// The generation a new batch should belong to, if tracing is on.
-pub(crate) fn current_generation() -> Option<Arc<Generation>> {
-    lock(&CURRENT).clone()
-}
-
-/// Sealed batches on their way to the writer thread.
-#[derive(Debug, Default)]
-pub(crate) struct Inbox {
-    pub(crate) batches: VecDeque<Sealed>,
-    /// Set by `stop`: the writer finishes the generation and exits.
-    pub(crate) stop: bool,
-    /// Generation flips requested by `flush` and not yet done.
-    pub(crate) flush_requested: u64,
-    /// Generation flips done for `flush` requests (waiters compare to it).
-    pub(crate) flushes_done: u64,
-}
-
-pub(crate) static INBOX: Mutex<Inbox> = Mutex::new(Inbox {
-    batches: VecDeque::new(),
-    stop: false,
-    flush_requested: 0,
-    flushes_done: 0,
-});
-/// Signalled by the writer when a requested flush is done (or it exits).
-pub(crate) static FLUSHED: Condvar = Condvar::new();
-pub(crate) static INBOX_READY: Condvar = Condvar::new();
-
-/// Hands a sealed batch to the writer thread.
-pub(crate) fn push_sealed(b: Sealed) {
-    lock(&INBOX).batches.push_back(b);
-    INBOX_READY.notify_one();
-}
-
-// --- Sequence slots (GoTraceState / ProcTraceState) -----------------------
-//
-// A slot packs (generation << 32 | seq): the generation in which the
-// resource's status was last emitted and its sequence number in that
-// generation. Go's parser wants exactly one status event per resource per
-// generation before its first sequenced event; the CAS below makes exactly one
-// thread win the right to write it.
 
 /// Sequence numbers per generation fit 32 bits: a generation holds at most a
 /// few MB of events (see `writer.rs`), far below 2^32 events for one task.
@@ -172,36 +106,6 @@ pub(crate) fn claim_status(slot: &AtomicU64, generation: u64) -> bool {
         }
     }
     false
-}
-
-// --- Dropped-event accounting --------------------------------------------
-
-/// Why a hook call wrote nothing although tracing was on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(usize)]
-pub(crate) enum Lost {
-    /// The event needs a running task on the calling thread and there is none.
-    NoTask = 0,
-    /// The event needs a P on the calling thread and there is none.
-    NoProc,
-    /// Called from inside the tracer (e.g. the counting allocator while the
-    /// tracer allocates) or from the writer thread.
-    Reentrant,
-    /// The task was running or created before the trace started and the
-    /// format has no way to introduce it in a later generation.
-    Untraced,
-    /// `gc_begin` while a phase is open, or `gc_end` with none open.
-    GcMisuse,
-    /// No memory for a batch buffer.
-    NoMemory,
-}
-
-pub(crate) static DROPPED: [AtomicU64; 6] = [const { AtomicU64::new(0) }; 6];
-
-/// Counts one event that was not written.
-#[cold]
-pub(crate) fn lost(why: Lost) {
-    DROPPED[why as usize].fetch_add(1, Ordering::Relaxed);
 }
 
 #[cfg(test)]

@@ -1,13 +1,15 @@
-//! One M (OS thread) as the tracer sees it: its buffer slot, shared with the
-//! collector, and its thread-local scheduling context.
+//! One M (OS thread) as the tracer sees it ([`MState`], thread-local): its
+//! buffer slot, shared with the collector ([`MShared`]), its scheduling
+//! context (P, running task, statuses written), and the [`EventWriter`] its
+//! hook bodies write through.
 //!
 //! # Fields and who may touch them
 //! - [`MShared::slot`] (the open batch and the M's last timestamp): the owning
-//!   thread inside [`with_section`], or a collector (writer thread, `stop`),
+//!   thread inside [`with_writer`], or a collector (writer thread, `stop`),
 //!   always under the slot's lock. The owner's lock also is the re-entrancy
 //!   guard: a hook called from inside a section of the same thread finds the
 //!   slot held by its owner and writes nothing (`Lost::Reentrant`).
-//! - Everything else in [`MLocal`] (current P, current task and its stack
+//! - Everything else in [`MState`] (current P, current task and its stack
 //!   ID, the status generations, stack cache): the owning thread only
 //!   (`Cell`s in a `thread_local!`).
 //!
@@ -30,12 +32,15 @@ use std::ptr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::buf::Batch;
+use crate::buf::{Batch, Sealed};
 use crate::clock;
 use crate::generation::Generation;
-use crate::global::{BASE_GEN, GEN, Lost, current_generation, lock, lost, push_sealed};
-use crate::hooks::SpawnSite;
+use crate::handoff::{self, OpenBatch, collect_slot, ensure_batch, hand_over, section_on};
+use crate::inbox::push_sealed;
+use crate::lost::{Lost, lost};
+use crate::publish::{BASE_GEN, GEN, current_generation};
 use crate::slot::Slot;
+use crate::vocab::{SpawnSite, UNSET, clip, lock, without_reports};
 
 /// The part of an M the collector reaches.
 #[derive(Debug)]
@@ -45,40 +50,34 @@ pub(crate) struct MShared {
     pub(crate) slot: Slot<MBuf>,
 }
 
-/// The M's open batch and clock, guarded by the slot lock.
-#[derive(Debug)]
-pub(crate) struct MBuf {
-    pub(crate) batch: Option<Batch>,
-    /// `batch`'s generation (process-wide number), [`NO_BATCH`] without a
-    /// batch: saves a pointer chase per event.
-    batch_gen: u64,
-    /// Last timestamp handed out on this M (stamps never go below it).
-    last_ts: u64,
-}
+/// The M's open batch and clock (`handoff::MBuf`), guarded by the slot lock.
+pub(crate) type MBuf = handoff::MBuf<Batch>;
 
-/// [`MBuf::batch_gen`] without a batch (never a generation number, and
-/// never equal to `GEN`, so "tracing off" and "no batch" both miss the
-/// section's one-compare fast path).
-const NO_BATCH: u64 = u64::MAX;
+impl OpenBatch for Batch {
+    type Sealed = Sealed;
 
-impl Default for MBuf {
-    fn default() -> Self {
-        MBuf {
-            batch: None,
-            batch_gen: NO_BATCH,
-            last_ts: 0,
-        }
-    }
-}
-
-impl MBuf {
-    /// The next timestamp: now, but never before the previous one.
     #[inline(always)]
-    fn tick(&mut self) -> u64 {
-        let t = clock::now().max(self.last_ts);
-        self.last_ts = t;
-        t
+    fn global(&self) -> u64 {
+        self.generation().global()
     }
+
+    #[inline(always)]
+    fn is_empty(&self) -> bool {
+        Batch::is_empty(self)
+    }
+
+    #[inline(always)]
+    fn seal(self) -> Sealed {
+        Batch::seal(self)
+    }
+}
+
+/// The next timestamp of an M: now, but never before its previous one.
+#[inline(always)]
+fn tick(buf: &mut MBuf) -> u64 {
+    let t = clock::now().max(buf.last_ts);
+    buf.last_ts = t;
+    t
 }
 
 /// Every live M (a thread that used a hook); a thread removes itself when it
@@ -88,16 +87,13 @@ pub(crate) static REGISTRY: Mutex<Vec<Arc<MShared>>> = Mutex::new(Vec::new());
 /// Next M ID. IDs start at 1 and are never reused.
 static NEXT_M: AtomicU64 = AtomicU64::new(1);
 
-/// "No P" / "no running task" in [`MLocal`]'s cells (never a P ID, and
-/// never a `BASE_GEN`).
-pub(crate) const NONE_CELL: u64 = u64::MAX;
-
-/// A borrowed runtime pseudo-P/pseudo-task (see `emit.rs`), held by this thread.
+/// The runtime pseudo-P/pseudo-task (see `record.rs`), lent to this thread
+/// for one stop-the-world or `ProcsChange` outside any task.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Borrow {
+pub(crate) struct RuntimeLoan {
     /// The thread had no P and took the runtime pseudo-P.
     pub(crate) took_proc: bool,
-    /// `BASE_GEN` of the trace the borrow belongs to.
+    /// `BASE_GEN` of the trace the loan belongs to.
     pub(crate) trace: u64,
 }
 
@@ -155,17 +151,17 @@ const EMPTY_STR: StrEntry = StrEntry {
 /// `go_start` returns, so a task freed between its last poll and
 /// `go_block`/`go_destroy` cannot be a use-after-free.
 #[derive(Debug)]
-pub(crate) struct MLocal {
+pub(crate) struct MState {
     pub(crate) shared: Arc<MShared>,
     /// This is a tracer thread whose hooks write nothing (its slot is
     /// closed and it is not in the registry).
     internal: Cell<bool>,
-    /// The P this M holds, as reported by `proc_start` ([`NONE_CELL`] = none).
+    /// The P this M holds, as reported by `proc_start` ([`UNSET`] = none).
     p: Cell<u64>,
     /// Generation in which this M last wrote its P's status (or bound it).
     pub(crate) p_gen: Cell<u64>,
     /// `BASE_GEN` of the trace that recorded the running task's `go_start`
-    /// ([`NONE_CELL`] = no running task).
+    /// ([`UNSET`] = no running task).
     g_trace: Cell<u64>,
     /// The running task's ID and spawn site (valid while `g_trace` is set).
     g_id: Cell<u64>,
@@ -177,12 +173,13 @@ pub(crate) struct MLocal {
     /// Generation in which this M last wrote its task's status (or bound it).
     pub(crate) g_gen: Cell<u64>,
     /// Generation in which this M's current P and task are both known to
-    /// the trace (`p_gen`/`g_gen` checked): [`Section`]'s one-compare fast
+    /// the trace (`p_gen`/`g_gen` checked): [`EventWriter`]'s one-compare fast
     /// path for "statuses already written". Reset to 0 whenever the P or
     /// the task changes in a way that did not write its binding event.
     pub(crate) ctx_gen: Cell<u64>,
-    pub(crate) borrow: Cell<Option<Borrow>>,
-    /// This thread's foreign pseudo-P (`emit.rs`), [`NONE_CELL`] until it
+    /// The runtime pseudo-P/task this thread holds, if any.
+    pub(crate) runtime_loan: Cell<Option<RuntimeLoan>>,
+    /// This thread's foreign pseudo-P (`record.rs`), [`UNSET`] until it
     /// first spawns without a P; its sequence slot (touched by this thread
     /// only; its generation is that of the P's last start or status); the
     /// `BASE_GEN` of the trace in which this M holds it (0 = not held).
@@ -201,27 +198,27 @@ pub(crate) struct MLocal {
     str_cache: [Cell<StrEntry>; STR_SLOTS],
 }
 
-impl MLocal {
+impl MState {
     fn new() -> Self {
         let shared = Arc::new(MShared {
             id: NEXT_M.fetch_add(1, Ordering::Relaxed),
             slot: Slot::new(MBuf::default()),
         });
         lock(&REGISTRY).push(shared.clone());
-        MLocal {
+        MState {
             shared,
             internal: Cell::new(false),
-            p: Cell::new(NONE_CELL),
+            p: Cell::new(UNSET),
             p_gen: Cell::new(0),
-            g_trace: Cell::new(NONE_CELL),
+            g_trace: Cell::new(UNSET),
             g_id: Cell::new(0),
             g_site: Cell::new(None),
             g_stack: Cell::new(0),
             g_stack_gen: Cell::new(0),
             g_gen: Cell::new(0),
             ctx_gen: Cell::new(0),
-            borrow: Cell::new(None),
-            foreign_p: Cell::new(NONE_CELL),
+            runtime_loan: Cell::new(None),
+            foreign_p: Cell::new(UNSET),
             foreign_slot: AtomicU64::new(0),
             foreign_held: Cell::new(0),
             stw: Cell::new(0),
@@ -235,19 +232,19 @@ impl MLocal {
     #[inline(always)]
     pub(crate) fn proc(&self) -> Option<u64> {
         let p = self.p.get();
-        (p != NONE_CELL).then_some(p)
+        (p != UNSET).then_some(p)
     }
 
     /// Whether this M holds a P.
     #[inline(always)]
     pub(crate) fn has_proc(&self) -> bool {
-        self.p.get() != NONE_CELL
+        self.p.get() != UNSET
     }
 
     /// Records the P this M holds (`None`: it released it). The P's status
     /// must be re-checked before the next P-bound event.
     pub(crate) fn set_proc(&self, p: Option<u64>) {
-        self.p.set(p.unwrap_or(NONE_CELL));
+        self.p.set(p.unwrap_or(UNSET));
         self.ctx_gen.set(0);
     }
 
@@ -284,7 +281,7 @@ impl MLocal {
     /// Forgets the running task.
     #[inline(always)]
     pub(crate) fn clear_running(&self) {
-        self.g_trace.set(NONE_CELL);
+        self.g_trace.set(UNSET);
     }
 
     /// Marks this thread as the tracer's own: its hooks write nothing
@@ -294,30 +291,22 @@ impl MLocal {
             return;
         }
         lock(&REGISTRY).retain(|m| !Arc::ptr_eq(m, &self.shared));
-        if let Some(b) = self.shared.slot.with_locked(|buf| buf.batch.take()) {
-            if b.generation().global() == GEN.load(Ordering::Acquire) && !b.is_empty() {
-                push_sealed(b.seal());
-            }
-        }
+        self.shared
+            .slot
+            .with_locked(|buf| hand_over(buf, push_sealed));
         self.shared.slot.close_for_owner();
     }
 }
 
-impl Drop for MLocal {
+impl Drop for MState {
     fn drop(&mut self) {
         if self.internal.get() {
             return;
         }
-        // Thread exit: hand the open batch to the writer if its generation is
-        // still being recorded (older ones were collected already).
-        self.shared.slot.with_locked(|buf| {
-            if let Some(b) = buf.batch.take() {
-                let live = b.generation().global() == GEN.load(Ordering::Acquire);
-                if live && !b.is_empty() {
-                    push_sealed(b.seal());
-                }
-            }
-        });
+        // Thread exit: hand the open batch to the writer.
+        self.shared
+            .slot
+            .with_locked(|buf| hand_over(buf, push_sealed));
         // Leave the registry, so threads that come and go (e.g. short-lived
         // `block_on` callers) do not accumulate while tracing is off.
         lock(&REGISTRY).retain(|m| !Arc::ptr_eq(m, &self.shared));
@@ -325,21 +314,21 @@ impl Drop for MLocal {
 }
 
 thread_local! {
-    // Built with HeapAlloc reports off: `MLocal::new` allocates, and a
+    // Built with HeapAlloc reports off: `MState::new` allocates, and a
     // report from inside it would re-enter this thread-local mid-init.
-    static M: MLocal = crate::alloc::without_reports(MLocal::new);
+    static M: MState = without_reports(MState::new);
 }
 
 /// Runs `f` with this thread's M state (`None` during thread teardown).
 #[inline]
-pub(crate) fn with_m<R>(f: impl FnOnce(&MLocal) -> R) -> Option<R> {
+pub(crate) fn with_m<R>(f: impl FnOnce(&MState) -> R) -> Option<R> {
     M.try_with(f).ok()
 }
 
 /// An open write section: the M's slot is locked and its batch belongs to
 /// generation `gen`.
-pub(crate) struct Section<'a> {
-    pub(crate) m: &'a MLocal,
+pub(crate) struct EventWriter<'a> {
+    pub(crate) m: &'a MState,
     buf: &'a mut MBuf,
     /// Process-wide number of the generation being written.
     pub(crate) generation: u64,
@@ -347,14 +336,14 @@ pub(crate) struct Section<'a> {
     pub(crate) ts: u64,
 }
 
-impl Section<'_> {
+impl EventWriter<'_> {
     /// The generation's tables. `None` only after a failed batch refill.
     fn gen_ref(&self) -> Option<&Arc<Generation>> {
         self.buf.batch.as_ref().map(Batch::generation)
     }
 
     /// Marks this section as the end of a task's run (see
-    /// [`section_chained`]).
+    /// [`writer_on_chained`]).
     #[inline(always)]
     pub(crate) fn end_of_run(&self) {
         self.m.end_of_run.set(self.generation);
@@ -430,7 +419,7 @@ impl Section<'_> {
         let Some(g) = self.gen_ref() else { return 0 };
         let (id, stored) = g.intern_stored(s);
         // Cache only strings stored whole (a clipped one's copy is shorter).
-        if let Some(stored) = stored.filter(|_| crate::annotate::clip(s).len() == s.len()) {
+        if let Some(stored) = stored.filter(|_| clip(s).len() == s.len()) {
             self.m.str_cache[slot].set(StrEntry {
                 addr: s.as_ptr(),
                 len: s.len(),
@@ -482,7 +471,7 @@ impl Section<'_> {
     }
 }
 
-impl Section<'_> {
+impl EventWriter<'_> {
     /// The running task's stack ID in this generation (0 if no task runs),
     /// remembered with the task so it is looked up once per run.
     #[inline]
@@ -514,8 +503,8 @@ impl Section<'_> {
 /// writes nothing) when tracing is off, when called re-entrantly from inside
 /// the tracer, or during thread teardown.
 #[inline]
-pub(crate) fn with_section<R>(f: impl FnOnce(&mut Section<'_>) -> R) -> Option<R> {
-    match M.try_with(|m| section(m, f)) {
+pub(crate) fn with_writer<R>(f: impl FnOnce(&mut EventWriter<'_>) -> R) -> Option<R> {
+    match M.try_with(|m| writer_on(m, f)) {
         Ok(r) => r,
         Err(_) => {
             lost(Lost::Reentrant);
@@ -524,40 +513,35 @@ pub(crate) fn with_section<R>(f: impl FnOnce(&mut Section<'_>) -> R) -> Option<R
     }
 }
 
-/// [`with_section`] for a caller that already holds this thread's `MLocal`
+/// [`with_writer`] for a caller that already holds this thread's `MState`
 /// (saves a second thread-local lookup on the hot path).
 #[inline]
-pub(crate) fn section<R>(m: &MLocal, f: impl FnOnce(&mut Section<'_>) -> R) -> Option<R> {
-    section_chained(m, false, f)
+pub(crate) fn writer_on<R>(m: &MState, f: impl FnOnce(&mut EventWriter<'_>) -> R) -> Option<R> {
+    writer_on_chained(m, false, f)
 }
 
-/// [`section`]; with `chained`, the section reuses the timestamp of this
+/// [`writer_on`]; with `chained`, the section reuses the timestamp of this
 /// M's previous section instead of reading the clock, if that section ended
-/// a task's run in the current generation ([`Section::end_of_run`]) and the
+/// a task's run in the current generation ([`EventWriter::end_of_run`]) and the
 /// M's batch is still open. The caller (`go_start_next`) vouches that no
 /// more than a queue pop happened since.
 #[inline]
-pub(crate) fn section_chained<R>(
-    m: &MLocal,
+pub(crate) fn writer_on_chained<R>(
+    m: &MState,
     chained: bool,
-    f: impl FnOnce(&mut Section<'_>) -> R,
+    f: impl FnOnce(&mut EventWriter<'_>) -> R,
 ) -> Option<R> {
     // The owner lock doubles as the re-entrancy guard: `None` if this
     // thread is already inside one of its sections.
-    let r = m.shared.slot.with_owner(|buf| {
-        // Which generation is being recorded? Acquire pairs with the Release
-        // store in the writer's flip, so `CURRENT` is at least this new.
-        let gen_now = GEN.load(Ordering::Acquire);
+    let r = section_on(&m.shared.slot, &GEN, |buf, gen_now| {
         let reuse = chained && m.end_of_run.get() == gen_now && buf.batch_gen == gen_now;
         m.end_of_run.set(0);
-        let ts = if reuse { buf.last_ts } else { buf.tick() };
+        let ts = if reuse { buf.last_ts } else { tick(buf) };
         // One compare: a batch of the current generation is open (which
-        // also means tracing is on; `NO_BATCH` never equals `GEN`).
-        if buf.batch_gen != gen_now {
-            open_batch(m, buf, gen_now, ts)?;
-        }
+        // also means tracing is on; `UNSET` never equals `GEN`).
+        ensure_batch(buf, gen_now, || open_batch(m, ts), push_sealed)?;
         let generation = buf.batch_gen;
-        let mut s = Section {
+        let mut s = EventWriter {
             m,
             buf,
             generation,
@@ -574,55 +558,27 @@ pub(crate) fn section_chained<R>(
     }
 }
 
-/// Replaces the M's batch by a fresh one in the current generation; `None`
-/// (nothing written) when tracing is off (`gen_now == 0`) or out of memory.
+/// A fresh batch for this M in the current generation (`CURRENT`, at least
+/// as new as the `GEN` the section loaded); `None` when tracing is off or
+/// out of memory.
 #[cold]
 #[inline(never)]
-fn open_batch(m: &MLocal, buf: &mut MBuf, gen_now: u64, ts: u64) -> Option<()> {
-    if gen_now == 0 {
-        return None;
-    }
-    if let Some(old) = buf.batch.take() {
-        if !old.is_empty() {
-            push_sealed(old.seal());
-        }
-    }
-    buf.batch_gen = NO_BATCH;
+fn open_batch(m: &MState, ts: u64) -> Option<Batch> {
     let generation = current_generation()?;
-    let global = generation.global();
-    match Batch::open(generation, m.shared.id, ts) {
-        Some(b) => {
-            buf.batch = Some(b);
-            buf.batch_gen = global;
-            Some(())
-        }
-        None => {
-            lost(Lost::NoMemory);
-            None
-        }
+    let b = Batch::open(generation, m.shared.id, ts);
+    if b.is_none() {
+        lost(Lost::NoMemory);
     }
+    b
 }
 
 /// Takes every M's batch of generation `global` (collector side). Returns
 /// them sealed, empty ones dropped; prunes Ms whose thread has exited.
-pub(crate) fn collect(global: u64) -> Vec<crate::buf::Sealed> {
+pub(crate) fn collect(global: u64) -> Vec<Sealed> {
     let ms: Vec<Arc<MShared>> = lock(&REGISTRY).clone();
     let mut out = Vec::new();
     for m in &ms {
-        m.slot.with_locked(|buf| {
-            let mine = buf
-                .batch
-                .as_ref()
-                .is_some_and(|b| b.generation().global() <= global);
-            if mine {
-                buf.batch_gen = NO_BATCH;
-                if let Some(b) = buf.batch.take() {
-                    if !b.is_empty() {
-                        out.push(b.seal());
-                    }
-                }
-            }
-        });
+        out.extend(collect_slot(&m.slot, global));
     }
     drop(ms);
     // An exited thread's `MShared` is referenced by the registry alone.

@@ -24,14 +24,17 @@
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use spool_trace_wire::{GoState, ProcState};
+use spool_trace_wire::{GoState, NONE, ProcState, ev};
 
-use crate::buf::{NONE, ev};
-use crate::global::{
-    BASE_GEN, Lost, claim_status, lost, next_seq, next_seq_from, next_seq_owned, pack, slot_gen,
+use crate::lost::{Lost, lost};
+use crate::mstate::{
+    EventWriter, MState, RuntimeLoan, with_m, with_writer, writer_on, writer_on_chained,
 };
-use crate::m::{Borrow, MLocal, Section, section, section_chained, with_m, with_section};
-use crate::vocab::{BlockReason, GoTraceState, ProcTraceState, SpawnSite, StopReason};
+use crate::publish::BASE_GEN;
+use crate::seq::{claim_status, next_seq, next_seq_from, next_seq_owned, pack, slot_gen};
+use crate::vocab::{
+    BlockReason, GoTraceState, ProcTraceState, SpawnSite, StatusAtStart, StopReason, UNSET,
+};
 
 /// P ID of the runtime pseudo-P (above every executor P index, which is a `u32`).
 pub const RUNTIME_PROC_ID: u64 = 1 << 32;
@@ -61,15 +64,6 @@ const GO_RUNNING: u64 = GoState::Running.wire();
 const GO_WAITING: u64 = GoState::Waiting.wire();
 const PROC_RUNNING: u64 = ProcState::Running.wire();
 const PROC_IDLE: u64 = ProcState::Idle.wire();
-
-/// The status a task has at trace start, for [`task_status`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TaskStatus {
-    /// Queued, waiting for a P.
-    Runnable,
-    /// Parked until something wakes it.
-    Waiting,
-}
 
 /// The one-frame "stack" of the runtime pseudo-task. Its function name starts
 /// with `runtime.`, which Go's tools classify as a system goroutine.
@@ -115,11 +109,11 @@ fn introducible(cur: u64, generation: u64) -> bool {
 }
 
 /// Writes this M's P and task statuses if this generation has not seen
-/// them (one compare when it has: `MLocal::ctx_gen`).
+/// them (one compare when it has: `MState::ctx_gen`).
 #[inline(always)]
-fn ensure_ctx(s: &mut Section<'_>) {
-    if s.m.ctx_gen.get() != s.generation {
-        ctx_slow(s);
+fn ensure_ctx(w: &mut EventWriter<'_>) {
+    if w.m.ctx_gen.get() != w.generation {
+        ctx_slow(w);
     }
 }
 
@@ -132,56 +126,56 @@ fn ensure_ctx(s: &mut Section<'_>) {
 /// first touch by another M then writes one more, consistent, status.
 #[cold]
 #[inline(never)]
-fn ctx_slow(s: &mut Section<'_>) {
-    let m = s.m;
+fn ctx_slow(w: &mut EventWriter<'_>) {
+    let m = w.m;
     if let Some(p) = m.proc() {
-        if m.p_gen.get() != s.generation {
-            s.event(ev::PROC_STATUS, &[p, PROC_RUNNING]);
-            m.p_gen.set(s.generation);
+        if m.p_gen.get() != w.generation {
+            w.event(ev::PROC_STATUS, &[p, PROC_RUNNING]);
+            m.p_gen.set(w.generation);
         }
     }
     if let Some(g) = m.running_id() {
-        if m.g_gen.get() != s.generation {
-            s.event(ev::GO_STATUS, &[g, s.m_id(), GO_RUNNING]);
-            m.g_gen.set(s.generation);
+        if m.g_gen.get() != w.generation {
+            w.event(ev::GO_STATUS, &[g, w.m_id(), GO_RUNNING]);
+            m.g_gen.set(w.generation);
         }
     }
-    m.ctx_gen.set(s.generation);
+    m.ctx_gen.set(w.generation);
 }
 
 pub(crate) fn go_create(id: u64, state: &GoTraceState, site: SpawnSite) {
-    with_section(|s| {
-        if !s.m.has_proc() {
-            foreign_create(s, id, site);
+    with_writer(|w| {
+        if !w.m.has_proc() {
+            foreign_create(w, id, site);
         } else {
-            ensure_ctx(s);
-            let new_stack = s.site_stack(site);
-            let creator = s.running_stack();
-            s.event(ev::GO_CREATE, &[id, new_stack, creator]);
+            ensure_ctx(w);
+            let new_stack = w.site_stack(site);
+            let creator = w.running_stack();
+            w.event(ev::GO_CREATE, &[id, new_stack, creator]);
         }
         // A created task is Runnable with sequence 0 in this generation.
-        state.0.store(pack(s.generation, 0), Ordering::Release);
+        state.0.store(pack(w.generation, 0), Ordering::Release);
     });
 }
 
 /// `GoCreate` from a thread without a P, on its foreign pseudo-P.
-fn foreign_create(s: &mut Section<'_>, id: u64, site: SpawnSite) {
-    hold_foreign(s);
-    let stack = s.site_stack(site);
-    s.event(ev::GO_CREATE, &[id, stack, 0]);
+fn foreign_create(w: &mut EventWriter<'_>, id: u64, site: SpawnSite) {
+    hold_foreign(w);
+    let stack = w.site_stack(site);
+    w.event(ev::GO_CREATE, &[id, stack, 0]);
 }
 
 /// Makes this M hold its foreign pseudo-P in the trace: `ProcStart` the
 /// first time in this trace (or after [`drop_foreign`]), its `Running`
 /// status once per later generation, nothing otherwise.
-fn hold_foreign(s: &mut Section<'_>) {
-    let m = s.m;
+fn hold_foreign(w: &mut EventWriter<'_>) {
+    let m = w.m;
     if holds_foreign(m) {
-        restate_foreign(s);
+        restate_foreign(w);
         return;
     }
     let p = match m.foreign_p.get() {
-        crate::m::NONE_CELL => {
+        UNSET => {
             let p = NEXT_FOREIGN.fetch_add(1, Ordering::Relaxed);
             m.foreign_p.set(p);
             p
@@ -192,39 +186,39 @@ fn hold_foreign(s: &mut Section<'_>) {
     let q = next_seq_owned(
         &m.foreign_slot,
         m.foreign_slot.load(Ordering::Relaxed),
-        s.generation,
+        w.generation,
     );
     if q.needs_status {
-        s.event(ev::PROC_STATUS, &[p, PROC_IDLE]);
+        w.event(ev::PROC_STATUS, &[p, PROC_IDLE]);
     }
-    s.event(ev::PROC_START, &[p, q.seq]);
+    w.event(ev::PROC_START, &[p, q.seq]);
     m.foreign_held.set(BASE_GEN.load(Ordering::Relaxed));
 }
 
 /// Stops this M's foreign pseudo-P if it holds one in this trace: called
 /// before the M starts any other P (the format binds one P to an M).
-fn drop_foreign(s: &mut Section<'_>) {
-    if !holds_foreign(s.m) {
+fn drop_foreign(w: &mut EventWriter<'_>) {
+    if !holds_foreign(w.m) {
         return;
     }
-    restate_foreign(s);
-    s.event(ev::PROC_STOP, &[]);
-    s.m.foreign_held.set(0);
+    restate_foreign(w);
+    w.event(ev::PROC_STOP, &[]);
+    w.m.foreign_held.set(0);
 }
 
 /// Whether this M holds its foreign pseudo-P in the current trace.
-fn holds_foreign(m: &MLocal) -> bool {
+fn holds_foreign(m: &MState) -> bool {
     m.foreign_held.get() == BASE_GEN.load(Ordering::Relaxed)
 }
 
 /// Writes the held foreign P's `Running` status if this generation has not
 /// seen it yet (the slot's generation is that of its last start or status).
-fn restate_foreign(s: &mut Section<'_>) {
-    let m = s.m;
-    if slot_gen(m.foreign_slot.load(Ordering::Relaxed)) != s.generation {
-        s.event(ev::PROC_STATUS, &[m.foreign_p.get(), PROC_RUNNING]);
+fn restate_foreign(w: &mut EventWriter<'_>) {
+    let m = w.m;
+    if slot_gen(m.foreign_slot.load(Ordering::Relaxed)) != w.generation {
+        w.event(ev::PROC_STATUS, &[m.foreign_p.get(), PROC_RUNNING]);
         m.foreign_slot
-            .store(pack(s.generation, 0), Ordering::Relaxed);
+            .store(pack(w.generation, 0), Ordering::Relaxed);
     }
 }
 
@@ -237,36 +231,36 @@ pub(crate) fn go_start_next(id: u64, state: &GoTraceState, site: SpawnSite) {
 }
 
 /// `GoStart` of task `id`; `chained`: reuse the timestamp of this M's
-/// previous event if that was the end of a run ([`section_chained`]).
+/// previous event if that was the end of a run ([`writer_on_chained`]).
 fn start_run(id: u64, state: &GoTraceState, site: SpawnSite, chained: bool) {
     with_m(|m| {
         m.clear_running();
-        let started = section_chained(m, chained, |s| {
-            if !s.m.has_proc() {
+        let started = writer_on_chained(m, chained, |w| {
+            if !w.m.has_proc() {
                 lost(Lost::NoProc);
                 return false;
             }
-            ensure_ctx(s);
+            ensure_ctx(w);
             let slot = &state.0;
             // One load serves both the check and the update.
             let cur = slot.load(Ordering::Acquire);
-            let seq = if introducible(cur, s.generation) {
+            let seq = if introducible(cur, w.generation) {
                 // This M took the task from a queue: nobody else records an
                 // event for it until its run ends (seam rule 3).
-                let q = next_seq_owned(slot, cur, s.generation);
+                let q = next_seq_owned(slot, cur, w.generation);
                 if q.needs_status {
-                    s.event(ev::GO_STATUS, &[id, NONE, GO_RUNNABLE]);
+                    w.event(ev::GO_STATUS, &[id, NONE, GO_RUNNABLE]);
                 }
                 q.seq
             } else {
                 // Existed before the trace and never seen in it: introduce it.
-                let stack = s.site_stack(site);
-                s.event(ev::GO_CREATE, &[id, stack, 0]);
-                slot.store(pack(s.generation, 1), Ordering::Release);
+                let stack = w.site_stack(site);
+                w.event(ev::GO_CREATE, &[id, stack, 0]);
+                slot.store(pack(w.generation, 1), Ordering::Release);
                 1
             };
-            s.event(ev::GO_START, &[id, seq]);
-            s.m.g_gen.set(s.generation);
+            w.event(ev::GO_START, &[id, seq]);
+            w.m.g_gen.set(w.generation);
             true
         });
         if started == Some(true) {
@@ -282,21 +276,21 @@ fn end_run(ty: u8, reason: Option<u64>) {
         if !m.running() {
             lost(Lost::NoTask);
         } else {
-            section(m, |s| {
-                if !s.m.has_proc() {
+            writer_on(m, |w| {
+                if !w.m.has_proc() {
                     lost(Lost::Untraced);
                     return;
                 }
-                ensure_ctx(s);
+                ensure_ctx(w);
                 match reason {
                     Some(r) => {
-                        let stack = s.task_stack();
-                        s.event(ty, &[r, stack]);
+                        let stack = w.task_stack();
+                        w.event(ty, &[r, stack]);
                     }
-                    None => s.event(ty, &[]),
+                    None => w.event(ty, &[]),
                 }
                 // A `go_start_next` right after this may reuse its timestamp.
-                s.end_of_run();
+                w.end_of_run();
             });
         }
         m.clear_running();
@@ -316,19 +310,19 @@ pub(crate) fn go_destroy() {
 }
 
 pub(crate) fn go_unblock(id: u64, state: &GoTraceState) {
-    with_section(|s| {
+    with_writer(|w| {
         let slot = &state.0;
         let cur = slot.load(Ordering::Acquire);
-        if !introducible(cur, s.generation) {
+        if !introducible(cur, w.generation) {
             lost(Lost::Untraced);
             return;
         }
-        let q = next_seq_from(slot, cur, s.generation);
+        let q = next_seq_from(slot, cur, w.generation);
         if q.needs_status {
-            s.event(ev::GO_STATUS, &[id, NONE, GO_WAITING]);
+            w.event(ev::GO_STATUS, &[id, NONE, GO_WAITING]);
         }
-        let stack = s.running_stack();
-        s.event(ev::GO_UNBLOCK, &[id, q.seq, stack]);
+        let stack = w.running_stack();
+        w.event(ev::GO_UNBLOCK, &[id, q.seq, stack]);
     });
 }
 
@@ -337,14 +331,14 @@ pub(crate) fn proc_start(p: u32, state: &ProcTraceState, traced: bool) {
     with_m(|m| {
         m.set_proc(Some(u64::from(p)));
         if traced {
-            section(m, |s| {
-                drop_foreign(s);
-                let q = next_seq(&state.0, s.generation);
+            writer_on(m, |w| {
+                drop_foreign(w);
+                let q = next_seq(&state.0, w.generation);
                 if q.needs_status {
-                    s.event(ev::PROC_STATUS, &[u64::from(p), PROC_IDLE]);
+                    w.event(ev::PROC_STATUS, &[u64::from(p), PROC_IDLE]);
                 }
-                s.event(ev::PROC_START, &[u64::from(p), q.seq]);
-                s.m.p_gen.set(s.generation);
+                w.event(ev::PROC_START, &[u64::from(p), q.seq]);
+                w.m.p_gen.set(w.generation);
             });
         }
     });
@@ -354,9 +348,9 @@ pub(crate) fn proc_start(p: u32, state: &ProcTraceState, traced: bool) {
 pub(crate) fn proc_stop(traced: bool) {
     with_m(|m| {
         if traced && m.has_proc() {
-            section(m, |s| {
-                ensure_ctx(s);
-                s.event(ev::PROC_STOP, &[]);
+            writer_on(m, |w| {
+                ensure_ctx(w);
+                w.event(ev::PROC_STOP, &[]);
             });
         }
         m.set_proc(None);
@@ -365,30 +359,30 @@ pub(crate) fn proc_stop(traced: bool) {
 
 /// Runs `f` on the running task of this M (with its stack ID), or counts a
 /// lost event if there is none (the format requires one).
-fn with_task(f: impl FnOnce(&mut Section<'_>, u64)) {
+fn with_task(f: impl FnOnce(&mut EventWriter<'_>, u64)) {
     with_m(|m| task_section(m, f));
 }
 
-/// [`with_task`] for a caller that already holds this thread's `MLocal`.
-fn task_section(m: &MLocal, f: impl FnOnce(&mut Section<'_>, u64)) {
+/// [`with_task`] for a caller that already holds this thread's `MState`.
+fn task_section(m: &MState, f: impl FnOnce(&mut EventWriter<'_>, u64)) {
     if !m.running() {
         lost(Lost::NoTask);
         return;
     }
-    section(m, |s| {
-        if !s.m.has_proc() {
+    writer_on(m, |w| {
+        if !w.m.has_proc() {
             lost(Lost::Untraced);
             return;
         }
-        ensure_ctx(s);
-        let stack = s.task_stack();
-        f(s, stack);
+        ensure_ctx(w);
+        let stack = w.task_stack();
+        f(w, stack);
     });
 }
 
 /// Runs `f` on the running task, or on the runtime pseudo-task when the
 /// thread runs none.
-fn with_task_or_runtime(f: impl FnOnce(&mut Section<'_>, u64)) {
+fn with_task_or_runtime(f: impl FnOnce(&mut EventWriter<'_>, u64)) {
     with_m(|m| {
         if m.running() {
             task_section(m, f);
@@ -401,42 +395,42 @@ fn with_task_or_runtime(f: impl FnOnce(&mut Section<'_>, u64)) {
 
 /// Makes the runtime pseudo-task run on this thread (borrowing the runtime
 /// pseudo-P if the thread has no P). False if nothing could be written.
-fn runtime_enter(m: &MLocal) -> bool {
+fn runtime_enter(m: &MState) -> bool {
     take_flag(&RUNTIME_BUSY);
     let took_proc = !m.has_proc();
     let trace = BASE_GEN.load(Ordering::Relaxed);
     let site = runtime_site();
-    let ok = with_section(|s| {
+    let ok = with_writer(|w| {
         if took_proc {
-            drop_foreign(s);
-            let q = next_seq(&RUNTIME_P.0, s.generation);
+            drop_foreign(w);
+            let q = next_seq(&RUNTIME_P.0, w.generation);
             if q.needs_status {
-                s.event(ev::PROC_STATUS, &[RUNTIME_PROC_ID, PROC_IDLE]);
+                w.event(ev::PROC_STATUS, &[RUNTIME_PROC_ID, PROC_IDLE]);
             }
-            s.event(ev::PROC_START, &[RUNTIME_PROC_ID, q.seq]);
-            s.m.set_proc(Some(RUNTIME_PROC_ID));
-            s.m.p_gen.set(s.generation);
+            w.event(ev::PROC_START, &[RUNTIME_PROC_ID, q.seq]);
+            w.m.set_proc(Some(RUNTIME_PROC_ID));
+            w.m.p_gen.set(w.generation);
         } else {
-            ensure_ctx(s);
+            ensure_ctx(w);
         }
         let slot = &RUNTIME_G.0;
         let seq = if slot_gen(slot.load(Ordering::Acquire)) < trace {
             // First use in this trace: create it (Runnable).
-            let stack = s.site_stack(site);
-            s.event(ev::GO_CREATE, &[RUNTIME_TASK_ID, stack, 0]);
-            slot.store(pack(s.generation, 1), Ordering::Release);
+            let stack = w.site_stack(site);
+            w.event(ev::GO_CREATE, &[RUNTIME_TASK_ID, stack, 0]);
+            slot.store(pack(w.generation, 1), Ordering::Release);
             1
         } else {
             // Parked ("forever") since its last use: wake it, then start it.
-            let q = next_seq(slot, s.generation);
+            let q = next_seq(slot, w.generation);
             if q.needs_status {
-                s.event(ev::GO_STATUS, &[RUNTIME_TASK_ID, NONE, GO_WAITING]);
+                w.event(ev::GO_STATUS, &[RUNTIME_TASK_ID, NONE, GO_WAITING]);
             }
-            s.event(ev::GO_UNBLOCK, &[RUNTIME_TASK_ID, q.seq, 0]);
-            next_seq(slot, s.generation).seq
+            w.event(ev::GO_UNBLOCK, &[RUNTIME_TASK_ID, q.seq, 0]);
+            next_seq(slot, w.generation).seq
         };
-        s.event(ev::GO_START, &[RUNTIME_TASK_ID, seq]);
-        s.m.g_gen.set(s.generation);
+        w.event(ev::GO_START, &[RUNTIME_TASK_ID, seq]);
+        w.m.g_gen.set(w.generation);
     });
     if ok.is_none() {
         if took_proc {
@@ -447,22 +441,24 @@ fn runtime_enter(m: &MLocal) -> bool {
     }
     m.set_running(RUNTIME_TASK_ID, site, trace);
     m.ctx_gen.set(0);
-    m.borrow.set(Some(Borrow { took_proc, trace }));
+    m.runtime_loan.set(Some(RuntimeLoan { took_proc, trace }));
     true
 }
 
 /// Parks the runtime pseudo-task again and gives the pseudo resources back.
-fn runtime_exit(m: &MLocal) {
-    let Some(b) = m.borrow.take() else { return };
+fn runtime_exit(m: &MState) {
+    let Some(b) = m.runtime_loan.take() else {
+        return;
+    };
     if b.trace == BASE_GEN.load(Ordering::Relaxed) {
-        with_section(|s| {
-            ensure_ctx(s);
-            let stack = s.site_stack(runtime_site());
-            if s.m.running() {
-                s.event(ev::GO_BLOCK, &[BlockReason::Forever.str_id(), stack]);
+        with_writer(|w| {
+            ensure_ctx(w);
+            let stack = w.site_stack(runtime_site());
+            if w.m.running() {
+                w.event(ev::GO_BLOCK, &[BlockReason::Forever.str_id(), stack]);
             }
             if b.took_proc {
-                s.event(ev::PROC_STOP, &[]);
+                w.event(ev::PROC_STOP, &[]);
             }
         });
         give_flag(&RUNTIME_BUSY);
@@ -474,7 +470,7 @@ fn runtime_exit(m: &MLocal) {
 }
 
 pub(crate) fn procs_change(procs: u32) {
-    with_task_or_runtime(|s, stack| s.event(ev::PROCS_CHANGE, &[u64::from(procs), stack]));
+    with_task_or_runtime(|w, stack| w.event(ev::PROCS_CHANGE, &[u64::from(procs), stack]));
 }
 
 pub(crate) fn stw_begin(kind: &str) {
@@ -482,10 +478,10 @@ pub(crate) fn stw_begin(kind: &str) {
         if !m.running() && !runtime_enter(m) {
             return;
         }
-        task_section(m, |s, stack| {
-            let k = s.intern(kind);
-            s.event(ev::STW_BEGIN, &[k, stack]);
-            s.m.stw.set(BASE_GEN.load(Ordering::Relaxed));
+        task_section(m, |w, stack| {
+            let k = w.intern(kind);
+            w.event(ev::STW_BEGIN, &[k, stack]);
+            w.m.stw.set(BASE_GEN.load(Ordering::Relaxed));
         });
     });
 }
@@ -495,25 +491,25 @@ pub(crate) fn stw_begin(kind: &str) {
 pub(crate) fn stw_end() {
     let open = with_m(|m| m.stw.replace(0)).unwrap_or(0);
     if open != 0 && open == BASE_GEN.load(Ordering::Relaxed) {
-        with_task(|s, _| s.event(ev::STW_END, &[]));
+        with_task(|w, _| w.event(ev::STW_END, &[]));
     }
     with_m(runtime_exit);
 }
 
 pub(crate) fn gc_begin() {
-    with_task(|s, stack| {
+    with_task(|w, stack| {
         // Only one phase at a time (Go's parser rejects nested GCBegin).
         if GC_ACTIVE.swap(true, Ordering::AcqRel) {
             lost(Lost::GcMisuse);
             return;
         }
         let seq = GC_SEQ.fetch_add(1, Ordering::AcqRel) + 1;
-        s.event(ev::GC_BEGIN, &[seq, stack]);
+        w.event(ev::GC_BEGIN, &[seq, stack]);
     });
 }
 
 pub(crate) fn gc_end() {
-    with_task(|s, _| {
+    with_task(|w, _| {
         if !GC_ACTIVE.load(Ordering::Acquire) {
             lost(Lost::GcMisuse);
             return;
@@ -522,7 +518,7 @@ pub(crate) fn gc_end() {
         // Close the phase after taking its sequence number, so the next
         // `gc_begin` gets a larger one.
         GC_ACTIVE.store(false, Ordering::Release);
-        s.event(ev::GC_END, &[seq]);
+        w.event(ev::GC_END, &[seq]);
     });
 }
 
@@ -532,85 +528,85 @@ pub(crate) fn heap_alloc(bytes: u64) {
             lost(Lost::NoProc);
             return;
         }
-        section(m, |s| {
-            ensure_ctx(s);
-            s.event(ev::HEAP_ALLOC, &[bytes]);
+        writer_on(m, |w| {
+            ensure_ctx(w);
+            w.event(ev::HEAP_ALLOC, &[bytes]);
         });
     });
 }
 
 pub(crate) fn user_task_begin(id: u64, parent: u64, name: &str) {
-    with_task(|s, stack| {
-        let n = s.intern(name);
-        s.event(ev::USER_TASK_BEGIN, &[id, parent, n, stack]);
+    with_task(|w, stack| {
+        let n = w.intern(name);
+        w.event(ev::USER_TASK_BEGIN, &[id, parent, n, stack]);
     });
 }
 
 pub(crate) fn user_task_end(id: u64) {
-    with_task(|s, stack| s.event(ev::USER_TASK_END, &[id, stack]));
+    with_task(|w, stack| w.event(ev::USER_TASK_END, &[id, stack]));
 }
 
 pub(crate) fn user_region_begin(task: u64, name: &str) {
-    with_task(|s, stack| {
-        let n = s.intern(name);
-        s.event(ev::USER_REGION_BEGIN, &[task, n, stack]);
+    with_task(|w, stack| {
+        let n = w.intern(name);
+        w.event(ev::USER_REGION_BEGIN, &[task, n, stack]);
     });
 }
 
 pub(crate) fn user_region_end(task: u64, name: &str) {
-    with_task(|s, stack| {
-        let n = s.intern(name);
-        s.event(ev::USER_REGION_END, &[task, n, stack]);
+    with_task(|w, stack| {
+        let n = w.intern(name);
+        w.event(ev::USER_REGION_END, &[task, n, stack]);
     });
 }
 
 pub(crate) fn user_log(task: u64, category: &str, message: &str) {
-    with_task(|s, stack| {
-        let k = s.intern(category);
-        let v = s.intern(message);
-        s.event(ev::USER_LOG, &[task, k, v, stack]);
+    with_task(|w, stack| {
+        let k = w.intern(category);
+        let v = w.intern(message);
+        w.event(ev::USER_LOG, &[task, k, v, stack]);
     });
 }
 
 pub(crate) fn runtime_log(category: &str, message: &str) {
-    with_task_or_runtime(|s, stack| {
-        let k = s.intern(crate::annotate::clip(category));
-        let v = s.intern(crate::annotate::clip(message));
-        s.event(ev::USER_LOG, &[0, k, v, stack]);
+    with_task_or_runtime(|w, stack| {
+        let k = w.intern(crate::vocab::clip(category));
+        let v = w.intern(crate::vocab::clip(message));
+        w.event(ev::USER_LOG, &[0, k, v, stack]);
     });
 }
 
 pub(crate) fn go_label(label: &str) {
-    with_task(|s, _| {
-        let l = s.intern(label);
-        s.event(ev::GO_LABEL, &[l]);
+    with_task(|w, _| {
+        let l = w.intern(label);
+        w.event(ev::GO_LABEL, &[l]);
     });
 }
 
 /// Writes the status of a task that exists when a trace starts (called for
 /// every live task under stop-the-world, before the world resumes).
-pub(crate) fn task_status(id: u64, state: &GoTraceState, status: TaskStatus) {
-    with_section(|s| {
-        if claim_status(&state.0, s.generation) {
+pub(crate) fn task_status(id: u64, state: &GoTraceState, status: StatusAtStart) {
+    with_writer(|w| {
+        if claim_status(&state.0, w.generation) {
             let st = match status {
-                TaskStatus::Runnable => GO_RUNNABLE,
-                TaskStatus::Waiting => GO_WAITING,
+                StatusAtStart::Runnable => GO_RUNNABLE,
+                StatusAtStart::Waiting => GO_WAITING,
             };
-            s.event(ev::GO_STATUS, &[id, NONE, st]);
+            w.event(ev::GO_STATUS, &[id, NONE, st]);
         }
     });
 }
 
 /// Writes `ProcStatus(Idle)` for a P no M holds when a trace starts.
 pub(crate) fn proc_idle_status(p: u32, state: &ProcTraceState) {
-    with_section(|s| {
-        if claim_status(&state.0, s.generation) {
-            s.event(ev::PROC_STATUS, &[u64::from(p), PROC_IDLE]);
+    with_writer(|w| {
+        if claim_status(&state.0, w.generation) {
+            w.event(ev::PROC_STATUS, &[u64::from(p), PROC_IDLE]);
         }
     });
 }
 
 /// The task running on this thread, as the tracer sees it.
 pub(crate) fn running_task() -> Option<u64> {
-    with_m(MLocal::running_id).flatten()
+    with_m(MState::running_id).flatten()
 }
