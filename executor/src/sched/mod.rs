@@ -10,9 +10,31 @@
 //!   `Worker`, stolen from through its `Stealer`), a one-task `runnext`
 //!   slot, and a timer heap. `procs` of them, from `Builder::procs`,
 //!   `SPOOL_PROCS` or the number of cores.
+//!   A P is two structs, split by who may touch what (tokio's split):
+//!   [`Proc`] is the shared half, in `Shared::procs` (the queue's
+//!   `Stealer`, the timer heap, the parker, the tracer's per-P slot),
+//!   reached by any thread; `worker::Core` is the M-local half (the queue's
+//!   owner end, `runnext`, the tick and steal state), touched only by the
+//!   M that owns the P. The M itself has no type: it is the thread running
+//!   `worker::run` with its `Core` ("worker" in file and thread names).
 //! - **pseudo-P** — a thread inside `block_on`. It polls one future (the
 //!   "main task") and, for the tracer, looks like a P (process-wide id from
 //!   `trace_ids.rs`, like every P's) running a G of its own (see `block_on.rs`).
+//!
+//! # Modules, and the circles among them
+//!
+//! `sched` (this scheduler), `task` (the G: allocation, state word,
+//! harness), `context` (the per-thread "which runtime, which P, why
+//! pending" slots) and `time` (the per-P timer heaps and `Sleep`) import
+//! each other: the harness polls a G and hands the outcome to the
+//! scheduler, the scheduler runs the harness and fires its Ps' timers, and
+//! all of them read and fill the poll context around each poll. They are
+//! one unit split into files for size, as tokio's `scheduler`, `task` and
+//! `time` are. The only other pair is `runtime` ↔ `trace_ctl`: a runtime
+//! starts and stops the `SPOOL_TRACE` trace when it is built and shut
+//! down, and `trace_ctl`'s API takes its `Handle`. Everything else (`panics`,
+//! `loom`) sits below; `.ci/check-imports executor/src --unit
+//! context,sched,task,time` shows what is left.
 //!
 //! # Scheduling a G (Go's `runqput`, `findRunnable`)
 //!
@@ -233,8 +255,8 @@ impl Shared {
         F::Output: Send + 'static,
     {
         let id = task::next_task_id();
-        table::acquire(self);
-        let ptr = task::raw::allocate(future, task::make_id_rt(id, self.index), location);
+        table::task_ref(self);
+        let ptr = task::raw::allocate(future, task::id_in_runtime(id, self.index), location);
         // SAFETY: freshly allocated; we hold all three initial references.
         let h = unsafe { ptr.as_ref() };
         // Build the site (an indirect call) only when a trace is recorded.

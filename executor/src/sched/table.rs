@@ -106,16 +106,17 @@ pub(crate) unsafe fn get<'a>(index: usize) -> &'a Shared {
     unsafe { &*p }
 }
 
-/// Takes one strong count on the runtime (a new task).
-pub(crate) fn acquire(shared: &Arc<Shared>) {
+/// Takes the strong count on the runtime that a new task holds for its
+/// whole life (given back by [`drop_task_ref`] when the task is freed).
+pub(crate) fn task_ref(shared: &Arc<Shared>) {
     std::mem::forget(Arc::clone(shared));
 }
 
-/// Releases the strong count a task held.
+/// Gives back the strong count a freed task held on the runtime in `index`.
 ///
 /// # Safety
-/// The caller gives up a count taken by [`acquire`] on the runtime in `index`.
-pub(crate) unsafe fn release(index: usize) {
+/// The caller gives up a count taken by [`task_ref`] on that runtime.
+pub(crate) unsafe fn drop_task_ref(index: usize) {
     let p = TABLE[index].load(Ordering::Acquire);
     // SAFETY: the count we release keeps the Arc (and the slot) alive until here.
     unsafe { Arc::decrement_strong_count(p.cast_const()) };

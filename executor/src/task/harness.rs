@@ -313,5 +313,5 @@ unsafe fn dealloc(ptr: NonNull<Header>) {
     // SAFETY: last reference; the vtable matches the allocation.
     unsafe { f(ptr) };
     // SAFETY: the task held one count on its runtime's Arc.
-    unsafe { table::release(idx) };
+    unsafe { table::drop_task_ref(idx) };
 }

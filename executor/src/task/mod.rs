@@ -217,7 +217,9 @@ impl Header {
     }
 }
 
-pub(crate) fn make_id_rt(id: u64, runtime_index: usize) -> u64 {
+/// The task ID `id` of the runtime in table slot `runtime_index`: the slot
+/// goes in the bits above [`ID_BITS`], where `Header::runtime_index` finds it.
+pub(crate) fn id_in_runtime(id: u64, runtime_index: usize) -> u64 {
     debug_assert!(id <= ID_MASK);
     id | ((runtime_index as u64) << ID_BITS)
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-use spool::{Builder, spawn};
+use spool_executor::{Builder, spawn};
 
 #[test]
 fn one_million_tasks_complete() {

@@ -11,7 +11,7 @@ use std::sync::{Arc, Barrier, Mutex, mpsc};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use spool::{Builder, Handle, Runtime, spawn, yield_now};
+use spool_executor::{Builder, Handle, Runtime, spawn, yield_now};
 
 fn rt(procs: usize) -> Runtime {
     Builder::new().procs(procs).build().unwrap()
@@ -27,7 +27,7 @@ impl Drop for DropCount {
 
 /// Blocks the only M of a `procs(1)` runtime until `release` is sent, so
 /// that tasks spawned meanwhile are known not to have run.
-fn block_the_m(rt: &Runtime) -> (mpsc::Sender<()>, spool::JoinHandle<()>) {
+fn block_the_m(rt: &Runtime) -> (mpsc::Sender<()>, spool_executor::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel::<()>();
     let (started_tx, started_rx) = mpsc::channel::<()>();
     let h = rt.spawn(async move {
@@ -88,7 +88,7 @@ fn abort_while_waiting_and_while_running() {
     assert_eq!(drops.load(SeqCst), 1);
 
     // Running: the task aborts itself during its own poll.
-    let slot: Arc<Mutex<Option<spool::JoinHandle<()>>>> = Arc::default();
+    let slot: Arc<Mutex<Option<spool_executor::JoinHandle<()>>>> = Arc::default();
     let go = Arc::new(Signal::default());
     let polls = Arc::new(AtomicUsize::new(0));
     let drops = Arc::new(AtomicUsize::new(0));
@@ -132,32 +132,55 @@ fn abort_after_completion_keeps_output() {
 
 #[test]
 fn abort_racing_a_running_task() {
-    // Many tasks that yield in a loop, aborted at arbitrary points.
-    let rt = rt(2);
-    let drops = Arc::new(AtomicUsize::new(0));
-    let handles: Vec<_> = (0..200)
-        .map(|_| {
-            let d = DropCount(drops.clone());
-            rt.spawn(async move {
-                let _d = d;
-                for _ in 0..1000 {
-                    yield_now().await;
-                }
+    // Tasks that never finish on their own (they yield forever), aborted
+    // while they run on both Ps: every join must report the cancellation.
+    // If `abort` were a no-op no join would return; the watchdog turns that
+    // hang into a failure.
+    let (drops, alive) = within_30s("joining aborted tasks", || {
+        let rt = rt(2);
+        let drops = Arc::new(AtomicUsize::new(0));
+        let started = Arc::new(AtomicUsize::new(0));
+        let handles: Vec<_> = (0..200)
+            .map(|_| {
+                let d = DropCount(drops.clone());
+                let started = started.clone();
+                rt.spawn(async move {
+                    let _d = d;
+                    started.fetch_add(1, SeqCst);
+                    loop {
+                        yield_now().await;
+                    }
+                })
             })
-        })
-        .collect();
-    for h in &handles {
-        h.abort();
-    }
-    for h in handles {
-        // Either it finished before the abort or it was cancelled.
-        match rt.block_on(h) {
-            Ok(()) => {}
-            Err(e) => assert!(e.is_cancelled()),
+            .collect();
+        // Let some of them run first, so aborts race running tasks too.
+        while started.load(SeqCst) < 10 {
+            std::thread::yield_now();
         }
-    }
-    assert_eq!(drops.load(SeqCst), 200);
-    assert_eq!(rt.handle().alive_tasks(), 0);
+        for h in &handles {
+            h.abort();
+        }
+        for h in handles {
+            let e = rt
+                .block_on(h)
+                .expect_err("an aborted endless task cannot finish");
+            assert!(e.is_cancelled(), "{e:?}");
+        }
+        (drops.load(SeqCst), rt.handle().alive_tasks())
+    });
+    assert_eq!(drops, 200);
+    assert_eq!(alive, 0);
+}
+
+/// Runs `f` on its own thread; panics (failing the test) if it does not
+/// finish within 30 s, which for these scenarios means the runtime hangs.
+fn within_30s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|_| panic!("{what} did not finish within 30 s: the runtime hangs"))
 }
 
 #[test]
@@ -255,7 +278,7 @@ fn block_on_from_many_threads_at_once() {
                         for h in hs {
                             sum += h.await.unwrap();
                         }
-                        spool::time::sleep(Duration::from_millis(1)).await;
+                        spool_executor::time::sleep(Duration::from_millis(1)).await;
                         sum
                     })
                 })
@@ -394,25 +417,37 @@ fn ping_pong_pair_does_not_starve_others() {
 fn budget_stops_a_task_that_is_always_ready() {
     // One P. Task A awaits already-elapsed sleeps in a loop until B sets a
     // flag; each await is `Ready`, so only the cooperative budget makes A
-    // return `Pending` and lets B (queued behind it) run.
-    let rt = rt(1);
-    let flag = Arc::new(AtomicBool::new(false));
-    let rounds = Arc::new(AtomicUsize::new(0));
-    let (f, r) = (flag.clone(), rounds.clone());
-    let (release, blocker) = block_the_m(&rt);
-    let a = rt.spawn(async move {
-        while !f.load(SeqCst) {
-            spool::time::sleep(Duration::ZERO).await;
-            r.fetch_add(1, SeqCst);
-        }
+    // return `Pending` and lets B (queued behind it) run. Without a budget
+    // A never yields and B never runs: the watchdog fails the test.
+    let rounds = within_30s("a task that is always ready", || {
+        let rt = rt(1);
+        let flag = Arc::new(AtomicBool::new(false));
+        let rounds = Arc::new(AtomicUsize::new(0));
+        let (f, r) = (flag.clone(), rounds.clone());
+        let (release, blocker) = block_the_m(&rt);
+        let a = rt.spawn(async move {
+            while !f.load(SeqCst) {
+                spool_executor::time::sleep(Duration::ZERO).await;
+                r.fetch_add(1, SeqCst);
+            }
+        });
+        let f = flag.clone();
+        let b = rt.spawn(async move { f.store(true, SeqCst) });
+        release.send(()).unwrap();
+        rt.block_on(b).unwrap();
+        rt.block_on(a).unwrap();
+        rt.block_on(blocker).unwrap();
+        rounds.load(SeqCst)
     });
-    let f = flag.clone();
-    let b = rt.spawn(async move { f.store(true, SeqCst) });
-    release.send(()).unwrap();
-    rt.block_on(b).unwrap();
-    rt.block_on(a).unwrap();
-    assert!(rounds.load(SeqCst) >= 1);
-    rt.block_on(blocker).unwrap();
+    // A runs at most BUDGET (128) rounds per poll. Re-queued on its P's
+    // local queue, it is polled again until the M checks the global queue
+    // where B waits (every 61 scheduler ticks), so B runs after at most
+    // about 62 polls of A: a bound that only a working budget keeps.
+    const BUDGET: usize = 128;
+    assert!(
+        (BUDGET..=62 * BUDGET + 1).contains(&rounds),
+        "A ran {rounds} rounds before B"
+    );
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use spool::{Builder, spawn};
+use spool_executor::{Builder, spawn};
 
 struct DropCount(Arc<AtomicUsize>);
 impl Drop for DropCount {
@@ -19,7 +19,7 @@ impl Drop for DropCount {
     }
 }
 
-fn scenario(drops: &Arc<AtomicUsize>) -> (usize, spool::WeakHandle) {
+fn scenario(drops: &Arc<AtomicUsize>) -> (usize, spool_executor::WeakHandle) {
     let rt = Builder::new().procs(2).build().unwrap();
     let weak = rt.handle().downgrade();
     let mut expected = 0;
@@ -38,7 +38,7 @@ fn scenario(drops: &Arc<AtomicUsize>) -> (usize, spool::WeakHandle) {
             let d = DropCount(drops.clone());
             rt.spawn(async move {
                 let _d = d;
-                spool::time::sleep(Duration::from_secs(3600)).await
+                spool_executor::time::sleep(Duration::from_secs(3600)).await
             })
         })
         .collect();
@@ -160,7 +160,7 @@ fn runtime_dropped_inside_its_own_task() {
     let rt = Builder::new().procs(2).build().unwrap();
     let weak = rt.handle().downgrade();
     let (tx, rx) = mpsc::channel();
-    let slot = Arc::new(std::sync::Mutex::new(None::<spool::Runtime>));
+    let slot = Arc::new(std::sync::Mutex::new(None::<spool_executor::Runtime>));
     let s = slot.clone();
     let handle = rt.handle().clone();
     *slot.lock().unwrap() = Some(rt);

@@ -3,11 +3,12 @@
 //!
 //! One test per file: the environment is process-wide.
 
-use spool::Builder;
+use spool_executor::Builder;
 
 #[test]
 fn spool_procs_env() {
-    // SAFETY (set_var): this binary runs this single test, no other thread
+    // SAFETY: `set_var` is sound while no other thread reads or writes the
+    // environment: this binary runs this single test, no other thread
     // reads the environment meanwhile.
     let set = |v: &str| unsafe { std::env::set_var("SPOOL_PROCS", v) };
     set("3");

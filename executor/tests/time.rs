@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use spool::time::{Instant, sleep, sleep_until, timeout};
-use spool::{Builder, spawn};
+use spool_executor::time::{Instant, sleep, sleep_until, timeout};
+use spool_executor::{Builder, spawn};
 
 struct DropCount(Arc<AtomicUsize>);
 impl Drop for DropCount {
