@@ -36,15 +36,8 @@ use crate::vocab::{
     BlockReason, GoTraceState, ProcTraceState, SpawnSite, StatusAtStart, StopReason, UNSET,
 };
 
-/// P ID of the runtime pseudo-P (above every executor P index, which is a `u32`).
-pub const RUNTIME_PROC_ID: u64 = 1 << 32;
-/// P ID of the first foreign pseudo-P: a thread without a P that spawns
-/// gets its own pseudo-P for its spawns, with IDs `FOREIGN_PROC_ID`,
-/// `FOREIGN_PROC_ID + 1`, ... in the order threads first spawn (never reused).
-pub const FOREIGN_PROC_ID: u64 = (1 << 32) + 1;
-/// Task ID of the runtime pseudo-task that carries stop-the-world events
-/// started outside any task (far above any executor task ID).
-pub const RUNTIME_TASK_ID: u64 = 1 << 62;
+// The pseudo-resources' IDs are part of the format the viewer reads: one declaration, in the wire crate.
+pub use spool_trace_wire::ids::{FOREIGN_PROC_ID, RUNTIME_PROC_ID, RUNTIME_TASK_ID};
 
 static RUNTIME_P: ProcTraceState = ProcTraceState::new();
 /// Next foreign pseudo-P ID.

@@ -43,3 +43,75 @@ pub fn go_parse(path: &Path) -> String {
     );
     stdout
 }
+
+/// Runs `go tool trace -pprof=KIND FILE` and reads the profile back with
+/// `go tool pprof -raw`: returns (total delay in ns, samples). Panics with
+/// Go's stderr if either fails.
+pub fn go_pprof_total(path: &Path, kind: &str) -> (u64, u64) {
+    let dir = std::env::temp_dir().join(format!(
+        "spool-go-pprof-{}-{}",
+        std::process::id(),
+        path.file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let pb = dir.join(format!("{kind}.pb.gz"));
+    let out = Command::new(go_binary())
+        .args(["tool", "trace", &format!("-pprof={kind}")])
+        .arg(path)
+        .output()
+        .expect("running go tool trace -pprof");
+    assert!(
+        out.status.success(),
+        "go tool trace -pprof={kind} {} failed ({}):\n{}",
+        path.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(&pb, &out.stdout).expect("write profile");
+    let total = pprof_raw_total(&pb);
+    let _ = std::fs::remove_dir_all(&dir);
+    total
+}
+
+/// Reads a pprof file with `go tool pprof -raw` (an independent decoder):
+/// (sum of the second sample value, number of samples).
+pub fn pprof_raw_total(pb: &Path) -> (u64, u64) {
+    let out = Command::new(go_binary())
+        .args(["tool", "pprof", "-raw"])
+        .arg(pb)
+        .output()
+        .expect("running go tool pprof -raw");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("Samples:"),
+        "go tool pprof -raw {} failed ({}):\n{}\n{text}",
+        pb.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Sample lines: "   <count>   <delay>: <location ids>" between "Samples:" and "Locations".
+    let mut in_samples = false;
+    let (mut total, mut n) = (0u64, 0u64);
+    for line in text.lines() {
+        if line.starts_with("Samples:") {
+            in_samples = true;
+            continue;
+        }
+        if line.starts_with("Locations") {
+            break;
+        }
+        let Some((vals, _)) = line.split_once(':') else {
+            continue;
+        };
+        let v: Vec<u64> = vals
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        if in_samples && v.len() == 2 {
+            total += v[1];
+            n += 1;
+        }
+    }
+    (total, n)
+}

@@ -17,11 +17,13 @@
 
 use std::collections::HashMap;
 
+use crate::profile::{self, Profiler, Record};
 use crate::read::order::{Ctx, OrderedEvent, Orderer};
 use crate::read::{
     EventKind, Generation, GoId, GoState, NONE, ProcId, ReadError, StackId, Stop, TraceReader,
     Version,
 };
+use crate::stacks::StackTable;
 
 /// "No index" marker for `u32` indices.
 pub const NO_INDEX: u32 = u32::MAX;
@@ -92,6 +94,8 @@ pub struct ProcSpan {
 pub struct ProcRow {
     /// P id.
     pub id: ProcId,
+    /// The first M (thread) seen holding it, or [`NONE`].
+    pub m: u64,
     /// Slices sorted by start, non-overlapping.
     pub spans: Vec<ProcSpan>,
 }
@@ -107,6 +111,8 @@ pub struct Wake {
     pub to: u32,
     /// Whether this is a spawn (GoCreate) rather than an unblock.
     pub spawn: bool,
+    /// The waker's stack at the wake ([`Model::stacks`] index; 0 = none).
+    pub stack: u32,
 }
 
 /// A time range with a label (STW kind, GC, region name...).
@@ -177,6 +183,10 @@ pub struct Task {
     pub max_poll: u64,
     /// Longest single runnable wait (ns).
     pub max_wait: u64,
+    /// When that longest wait began (ns).
+    pub max_wait_at: u64,
+    /// When the longest poll began (ns).
+    pub max_poll_at: u64,
 }
 
 /// Everything the viewer shows, built from one trace.
@@ -228,6 +238,13 @@ pub struct Model {
     pub counters: Vec<(u64, u32, u32)>,
     /// Current counter bucket width (ns; 0 = every change point kept).
     pub counter_bucket: u64,
+    /// Every stack the model refers to.
+    pub stacks: StackTable,
+    /// Go's four blocking profiles by (kind, stack, task), largest first ([`profile`]).
+    pub profile: Vec<Record>,
+    /// Wall-clock time (ns since the Unix epoch) of `t0`, when the trace has
+    /// a clock snapshot (Go 1.25+ headers).
+    pub wall_t0: Option<u64>,
 }
 
 /// Bound on [`Model::counters`]' length.
@@ -304,6 +321,14 @@ impl Model {
         out
     }
 
+    /// Total time (ns) and samples of profile `kind`.
+    pub fn profile_total(&self, kind: profile::ProfileKind) -> (u64, u64) {
+        self.profile
+            .iter()
+            .filter(|r| r.kind == kind)
+            .fold((0, 0), |(t, c), r| (t + r.time, c + r.count))
+    }
+
     /// Fraction of the file that could not be read.
     pub fn unread_fraction(&self) -> f64 {
         match (&self.stop, self.file_len) {
@@ -343,6 +368,9 @@ struct Builder {
     s_woken: u32,
     s_unknown_site: u32,
     s_gc: u32,
+    profiler: Profiler,
+    /// (time, wall ns) of the first clock snapshot seen.
+    clock: Option<(u64, u64)>,
 }
 
 /// Decodes, orders and analyses a trace held in memory. `progress(done,
@@ -396,6 +424,8 @@ impl Builder {
             s_woken: 0,
             s_unknown_site: 0,
             s_gc: 0,
+            profiler: Profiler::default(),
+            clock: None,
         };
         b.string("");
         b.s_created = b.string("created");
@@ -450,6 +480,8 @@ impl Builder {
             polls: 0,
             max_poll: 0,
             max_wait: 0,
+            max_wait_at: 0,
+            max_poll_at: 0,
         });
         self.cur.push(Cur {
             state: None,
@@ -490,11 +522,17 @@ impl Builder {
             match st {
                 State::Running => {
                     task.running += d;
-                    task.max_poll = task.max_poll.max(d);
+                    if d > task.max_poll {
+                        task.max_poll = d;
+                        task.max_poll_at = c.since;
+                    }
                 }
                 State::Runnable => {
                     task.runnable += d;
-                    task.max_wait = task.max_wait.max(d);
+                    if d > task.max_wait {
+                        task.max_wait = d;
+                        task.max_wait_at = c.since;
+                    }
                 }
                 State::Blocked => {
                     task.blocked += d;
@@ -562,6 +600,7 @@ impl Builder {
         let i = self.m.procs.len();
         self.m.procs.push(ProcRow {
             id: p,
+            m: NONE,
             spans: Vec::new(),
         });
         self.proc_index.insert(p, i);
@@ -609,8 +648,26 @@ impl Builder {
         }
         self.m.events += 1;
         self.last = now;
-        let Ctx { p: cp, g: cg, .. } = ev.ctx;
+        if self.clock.is_none() {
+            if let Some(c) = g.clock {
+                let at = g.ticks_to_ns(c.ticks);
+                let wall = c.wall_sec.saturating_mul(1_000_000_000) + c.wall_nsec;
+                self.clock = Some((at, wall));
+            }
+        }
+        let Ctx {
+            p: cp,
+            g: cg,
+            m: cm,
+        } = ev.ctx;
+        if cp != NONE && cm != NONE {
+            let i = self.proc_row(cp);
+            if self.m.procs[i].m == NONE {
+                self.m.procs[i].m = cm;
+            }
+        }
         let cur_task = if cg == NONE { NO_INDEX } else { self.task(cg) };
+        self.profile_event(g, ev);
         match ev.kind {
             K::GoCreate {
                 g: ng,
@@ -635,11 +692,13 @@ impl Builder {
                 self.m.tasks[t as usize].creator = cur_task;
                 let blocked = matches!(ev.kind, K::GoCreateBlocked { .. });
                 let wake = self.m.wakes.len() as u32;
+                let stack = self.stack(g, stack);
                 self.m.wakes.push(Wake {
                     time: now,
                     from: cur_task,
                     to: t,
                     spawn: true,
+                    stack,
                 });
                 self.cur[t as usize].wake = wake;
                 let (st, r) = if blocked {
@@ -726,11 +785,13 @@ impl Builder {
                 self.learn_site(g, cur_task, stack);
                 let t = self.task(wg);
                 let wake = self.m.wakes.len() as u32;
+                let stack = self.stack(g, stack);
                 self.m.wakes.push(Wake {
                     time: now,
                     from: cur_task,
                     to: t,
                     spawn: false,
+                    stack,
                 });
                 self.cur[t as usize].wake = wake;
                 let r = self.s_woken;
@@ -867,9 +928,35 @@ impl Builder {
         }
     }
 
+    /// The model's index of generation `g`'s stack `id`.
+    fn stack(&mut self, g: &Generation, id: StackId) -> u32 {
+        let mut stacks = std::mem::take(&mut self.m.stacks);
+        let i = stacks.intern(g, id, |s| self.string(s));
+        self.m.stacks = stacks;
+        i
+    }
+
+    /// Feeds `ev`'s goroutine transitions to the profiler.
+    fn profile_event(&mut self, g: &Generation, ev: &OrderedEvent) {
+        let trs = profile::transitions(ev, |id| self.profiler.state(id));
+        for tr in trs {
+            if tr.g == NONE {
+                continue;
+            }
+            let task = self.task(tr.g);
+            let stack = self.stack(g, tr.stack);
+            self.profiler
+                .transition(ev.time, &tr, task, g.string(tr.reason), stack);
+        }
+    }
+
     fn finish(mut self) -> Model {
         let end = self.last;
         self.m.t1 = end;
+        self.m.profile = std::mem::take(&mut self.profiler).finish();
+        self.m.wall_t0 = self
+            .clock
+            .map(|(at, wall)| (wall + self.m.t0).saturating_sub(at));
         for t in 0..self.m.tasks.len() as u32 {
             if self.cur[t as usize].state.is_some() {
                 let p = self.cur[t as usize].p;

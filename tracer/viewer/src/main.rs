@@ -5,6 +5,7 @@
 //! spool-trace serve FILE [--addr 127.0.0.1:0] [--open]
 //! spool-trace html FILE -o out.html        # self-contained page, works from file://
 //! spool-trace summary FILE                 # terminal tables
+//! spool-trace pprof --kind net|sync|syscall|sched FILE -o out.pb.gz
 //! spool-trace export FILE --format chrome-json -o out.json
 //! spool-trace check FILE                   # validate; non-zero exit with reason and byte offset
 //! ```
@@ -18,7 +19,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use spool_trace::read::{ErrorKind, TraceReader, order::Orderer};
-use spool_trace::{analysis, chrome, server, summary, web};
+use spool_trace::{analysis, chrome, pprof, profile, server, summary, web};
 
 #[derive(Parser)]
 #[command(
@@ -63,6 +64,19 @@ enum Cmd {
         #[arg(long, default_value_t = 10)]
         top: usize,
     },
+    /// Write one of Go's trace profiles (time blocked on the network, on
+    /// sync primitives, in syscalls, or waiting for a P) as gzipped pprof,
+    /// like `go tool trace -pprof=KIND`.
+    Pprof {
+        /// Which profile.
+        #[arg(long, value_enum)]
+        kind: Kind,
+        /// Trace file.
+        file: PathBuf,
+        /// Output file (gzip-compressed pprof protobuf).
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// Export to another format.
     Export {
         /// Trace file.
@@ -79,6 +93,29 @@ enum Cmd {
         /// Trace file.
         file: PathBuf,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Kind {
+    /// Time blocked on the network (reason "network").
+    Net,
+    /// Time blocked on channels, select, mutexes and other sync primitives.
+    Sync,
+    /// Time in system calls / blocking sections.
+    Syscall,
+    /// Scheduler latency: time runnable, waiting for a P.
+    Sched,
+}
+
+impl Kind {
+    fn profile(self) -> profile::ProfileKind {
+        match self {
+            Kind::Net => profile::ProfileKind::Net,
+            Kind::Sync => profile::ProfileKind::Sync,
+            Kind::Syscall => profile::ProfileKind::Syscall,
+            Kind::Sched => profile::ProfileKind::Sched,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -205,6 +242,19 @@ fn run(cmd: Cmd) -> Result<ExitCode, String> {
             let m = model(&file)?;
             let s = summary::Summary::new(&m, top);
             print!("{}", summary::render(&m, &s));
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Pprof { kind, file, output } => {
+            let m = model(&file)?;
+            let kind = kind.profile();
+            write_file(&output, |w| pprof::write(&m, kind, w))?;
+            let (time, count) = m.profile_total(kind);
+            eprintln!(
+                "spool-trace: wrote {} ({} profile: {count} samples, {:.6} s total)",
+                output.display(),
+                kind.name(),
+                time as f64 / 1e9
+            );
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Export {

@@ -9,6 +9,9 @@ use std::collections::HashMap;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
 use crate::analysis::{Model, NO_INDEX};
+use crate::names;
+use crate::problems::Problems;
+use crate::profile::ProfileKind;
 
 /// Per-spawn-site aggregate.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,6 +87,10 @@ pub struct Summary {
     pub user_tasks: Vec<Latency>,
     /// User region latencies by name.
     pub regions: Vec<Latency>,
+    /// The problems summary (printed first).
+    pub problems: Problems,
+    /// Go's four trace profiles: (kind, total ns, samples).
+    pub profiles: Vec<(ProfileKind, u64, u64)>,
 }
 
 fn latencies(items: impl Iterator<Item = (String, u64)>) -> Vec<Latency> {
@@ -158,7 +165,7 @@ impl Summary {
             v.into_iter()
                 .map(|i| TaskRank {
                     id: m.tasks[i].id,
-                    site: m.str(m.tasks[i].site).to_string(),
+                    site: names::task_name(m, i as u32),
                     value: f(&m.tasks[i]),
                 })
                 .collect::<Vec<_>>()
@@ -186,8 +193,44 @@ impl Summary {
                     .filter(|r| r.task != NO_INDEX)
                     .map(|r| (m.str(r.label).to_string(), r.end - r.start)),
             ),
+            problems: Problems::new(m, top.min(10)),
+            profiles: ProfileKind::ALL
+                .into_iter()
+                .map(|k| {
+                    let (t, c) = m.profile_total(k);
+                    (k, t, c)
+                })
+                .collect(),
         }
     }
+}
+
+/// The "Problems" block: one line per kind with its count, then up to
+/// five occurrences each (time, task, what); "none" when there are none.
+fn render_problems(m: &Model, p: &Problems) -> String {
+    let mut out = String::from("Problems\n");
+    if p.total() == 0 {
+        out += "  none: no long polls, possible deadlocks, panics or lost events\n";
+    }
+    for (title, g) in p.groups() {
+        if g.count == 0 {
+            continue;
+        }
+        out += &format!("  {title}: {}\n", g.count);
+        for it in g.items.iter().take(5) {
+            let who = if it.task == NO_INDEX {
+                String::new()
+            } else {
+                format!(" {}", names::task_name(m, it.task))
+            };
+            out += &format!(
+                "    at {}{who}: {}\n",
+                fmt_ns(it.time.saturating_sub(m.t0)),
+                it.text
+            );
+        }
+    }
+    out + "\n"
 }
 
 /// Formats nanoseconds for people: `850ns`, `12.3µs`, `4.56ms`, `1.234s`.
@@ -211,7 +254,10 @@ fn table(header: &[&str]) -> Table {
         .set_header(header.iter().map(Cell::new));
     // Numbers right, text left.
     for (i, h) in header.iter().enumerate() {
-        let text = matches!(*h, "spawn site" | "blocked by reason" | "task" | "name");
+        let text = matches!(
+            *h,
+            "spawn site" | "blocked by reason" | "task" | "name" | "profile"
+        );
         if let Some(c) = t.column_mut(i) {
             c.set_cell_alignment(if text {
                 CellAlignment::Left
@@ -245,6 +291,7 @@ pub fn render(m: &Model, s: &Summary) -> String {
         }
         out += "\n";
     }
+    out += &render_problems(m, &s.problems);
     let mut t = table(&["duration", "events", "tasks", "Ps", "generations"]);
     t.add_row(vec![
         fmt_ns(s.duration),
@@ -279,7 +326,7 @@ pub fn render(m: &Model, s: &Summary) -> String {
             })
             .collect();
         t.add_row(vec![
-            site.site.clone(),
+            names::site_name(&site.site),
             site.count.to_string(),
             fmt_ns(site.running),
             fmt_ns(site.running / n),
@@ -301,12 +348,24 @@ pub fn render(m: &Model, s: &Summary) -> String {
         ("Tasks with the longest single poll", &s.longest_poll),
     ] {
         out += &format!("\n{title}\n");
-        let mut t = table(&["task", "spawn site", "time"]);
+        let mut t = table(&["task", "time"]);
         for r in list {
-            t.add_row(vec![format!("G{}", r.id), r.site.clone(), fmt_ns(r.value)]);
+            t.add_row(vec![r.site.clone(), fmt_ns(r.value)]);
         }
         out += &format!("{t}\n");
     }
+    out += "\nBlocking profiles (as go tool trace -pprof=KIND; spool-trace pprof --kind KIND writes them)\n";
+    let mut t = table(&["profile", "samples", "total"]);
+    for (k, time, count) in &s.profiles {
+        let what = match k {
+            ProfileKind::Net => "net: blocked on the network",
+            ProfileKind::Sync => "sync: blocked on channels, select, locks",
+            ProfileKind::Syscall => "syscall: in system calls",
+            ProfileKind::Sched => "sched: runnable, waiting for a P",
+        };
+        t.add_row(vec![what.to_string(), count.to_string(), fmt_ns(*time)]);
+    }
+    out += &format!("{t}\n");
     out += "\nStop-the-world\n";
     let mut t = table(&["count", "total", "max"]);
     t.add_row(vec![

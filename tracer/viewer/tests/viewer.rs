@@ -128,7 +128,9 @@ fn summary_numbers_are_exact() {
         assert_eq!(m.procs[0].spans.last().unwrap().how, analysis::End::Exit);
         let text = spool_trace::summary::render(&m, &s);
         assert!(
-            text.contains("app::worker") && text.contains("sleep: 100ns"),
+            text.contains("worker src/app.rs:10")
+                && text.contains("sleep: 100ns")
+                && text.contains("Problems"),
             "{text}"
         );
     }
@@ -224,13 +226,14 @@ fn html_is_self_contained() {
         "{{SCRIPT}}",
         "{{STYLE}}",
         "{{TITLE}}",
+        "{{VIEWS}}",
     ] {
         assert!(!page.contains(bad), "page contains {bad}");
     }
     assert_eq!(
         page.matches("</script>").count(),
-        2,
-        "inline data cannot close its script"
+        3,
+        "inline data cannot close its script (data, app.js, views.js)"
     );
     let start = page.find("application/json\">").unwrap() + "application/json\">".len();
     let end = start + page[start..].find("</script>").unwrap();

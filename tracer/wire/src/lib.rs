@@ -14,6 +14,7 @@
 //! - [`framing`]: the "none" ID and the size limits of batches, strings
 //!   and stacks.
 //! - [`varint`]: unsigned LEB128 encoding and decoding.
+//! - [`ids`]: the P and task IDs spool reserves for its pseudo-resources.
 //!
 //! ```
 //! use spool_trace_wire::{ev, timed_arg_count, type_name, varint};
@@ -27,6 +28,7 @@
 pub mod event;
 pub mod framing;
 pub mod header;
+pub mod ids;
 pub mod varint;
 
 pub use event::{

@@ -25,8 +25,14 @@ function fmt(ns) {
   return (ns / 1e9).toFixed(3) + 's';
 }
 function esc(s) { return String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c])); }
-function taskName(t) { return 'G' + T.id[t]; }
+const RT = D.meta.runtimeTask;
+// Display names of spawn sites ("function file:line", computed by names.rs).
+const siteName = new Map();
+for (let i = 0; i < D.siteNames.site.length; i++) siteName.set(D.siteNames.site[i], S[D.siteNames.name[i]]);
+function taskName(t) { return t === RT ? 'runtime' : 'G' + T.id[t]; }
 function siteOf(t) { return S[T.site[t]] || ''; }
+// "G12 worker app.rs:10" (or "runtime"): how a task is named everywhere.
+function taskLabel(t) { return t === RT ? 'runtime' : taskName(t) + ' ' + (siteName.get(T.site[t]) || siteOf(t)); }
 function shortSite(s) { const i = s.indexOf(' ('); return i > 0 ? s.slice(0, i) : s; }
 // A compact name for labels: Rust paths lose their `{{closure}}` parts and
 // crate prefix ("app::worker::{{closure}}" -> "worker{…}"); Go names stay.
@@ -146,7 +152,7 @@ $('file-name').textContent = D.meta.file;
     ['duration', fmt(m.duration)], ['events', m.events.toLocaleString()], ['tasks', NT.toLocaleString()],
     ['Ps', D.procs.length], ['wakes', W.time.length.toLocaleString()], ['STW', D.stw.start.length],
     ['user tasks', user], ['regions', regions], ['logs', D.logs.time.length], ['format', 'go 1.' + m.version],
-  ].map(([k, v]) => k + ' <b>' + esc(v) + '</b>').join('');
+  ].map(([k, v]) => '<span>' + k + ' <b>' + esc(v) + '</b></span>').join('') + '<span id="window"></span>';
 }
 
 // ---------- views / hash ----------
@@ -158,13 +164,14 @@ function showView(v) {
   if (v === 'tasks') renderSites();
   if (v === 'user') renderUser();
   if (v === 'timeline') { resize(); }
+  if (window.spoolViews && spoolViews[v]) spoolViews[v]();
   saveHash();
 }
 for (const b of document.querySelectorAll('.tab')) b.addEventListener('click', () => showView(b.dataset.view));
 
 // ---------- timeline state ----------
 const cv = $('tl'), ctx = cv.getContext('2d');
-const LABEL_W = 118, AXIS_H = 26, COUNTER_H = 46, BAND_H = 16, ROW_H = 22, TROW_H = 16, GAP = 8;
+const LABEL_W = 190, AXIS_H = 26, COUNTER_H = 46, BAND_H = 16, ROW_H = 22, TROW_H = 16, GAP = 8;
 const dur = Math.max(1, D.meta.duration);
 let v0 = -dur * 0.01, v1 = dur * 1.01; // visible ns range
 let scrollY = 0, taskRows = NT <= 300, sel = null, hover = null, W_ = 0, H_ = 0, dpr = 1;
@@ -262,9 +269,9 @@ function draw() {
     if (r.kind === 'proc') {
       const p = D.procs[r.p];
       ctx.fillStyle = r.p % 2 ? '#f3f5f9' : '#f8f9fc'; ctx.fillRect(LABEL_W, r.y, plotW(), r.h);
-      drawSpans(p.start, p.dur, r.y, r.h, (i) => colorOf(p.task[i]), (i) => taskName(p.task[i]) + ' ' + shortName(siteOf(p.task[i])), (i) => drawnTasks.add(p.task[i]));
-      ctx.fillStyle = '#1d2330'; ctx.fillText('P' + p.id, 10, r.y + r.h / 2 + 4);
-      ctx.fillStyle = '#6b7383'; ctx.fillText(p.start.length.toLocaleString() + ' runs', 44, r.y + r.h / 2 + 4);
+      drawSpans(p.start, p.dur, r.y, r.h, (i) => colorOf(p.task[i]), (i) => taskLabel(p.task[i]), (i) => drawnTasks.add(p.task[i]));
+      ctx.fillStyle = '#fff'; ctx.fillRect(0, r.y, LABEL_W, r.h);
+      ctx.fillStyle = '#1d2330'; clippedText(S[p.name], 10, r.y + r.h / 2 + 4, LABEL_W - 14);
     } else if (r.kind === 'title') {
       ctx.fillStyle = '#1d2330'; ctx.font = '600 12px system-ui, sans-serif'; ctx.fillText(r.text + ' (' + NT + ')', 10, r.y + 12); ctx.font = '11px system-ui, sans-serif';
     } else if (r.kind === 'task') {
@@ -276,8 +283,10 @@ function draw() {
       if (rg) for (let i = 0; i < rg.start.length; i++) { const x0 = Math.max(LABEL_W, xOf(rg.start[i])), x1 = Math.min(W_, xOf(rg.start[i] + rg.dur[i])); if (x1 >= LABEL_W && x0 <= W_) { ctx.fillStyle = 'rgba(29,35,48,.55)'; ctx.fillRect(x0, r.y + r.h - 3, Math.max(1, x1 - x0), 3); } }
       const lg = logsOf.get(t);
       if (lg) { ctx.fillStyle = '#1d2330'; for (const x of lg) { const px = xOf(x); if (px >= LABEL_W && px <= W_) ctx.fillRect(px, r.y, 1, 4); } }
-      ctx.fillStyle = '#1d2330'; clippedText(taskName(t), 10, r.y + r.h / 2 + 4, 44);
-      ctx.fillStyle = '#6b7383'; clippedText(shortName(siteOf(t)), 56, r.y + r.h / 2 + 4, LABEL_W - 60);
+      ctx.fillStyle = '#fff'; ctx.fillRect(0, r.y, LABEL_W, r.h);
+      const tn = taskName(t), tw = Math.min(ctx.measureText(tn).width + 6, 64);
+      ctx.fillStyle = '#1d2330'; clippedText(tn, 10, r.y + r.h / 2 + 4, tw - 2);
+      if (t !== RT) { ctx.fillStyle = '#6b7383'; clippedText(siteName.get(T.site[t]) || '', 10 + tw, r.y + r.h / 2 + 4, LABEL_W - 14 - tw); }
     }
   }
   // Selection outline.
@@ -299,10 +308,25 @@ function draw() {
   ctx.fillStyle = '#f3f5f9'; ctx.fillRect(LABEL_W, by, plotW(), BAND_H);
   drawSpans(D.gc.start, D.gc.dur, by + 3, BAND_H - 6, () => '#8a8f99', () => null);
   drawSpans(D.stw.start, D.stw.dur, by, BAND_H, () => '#d9473f', (i) => S[D.stw.label[i]]);
-  ctx.fillStyle = '#1d2330'; ctx.fillText('STW / GC', 10, by + 12);
+  drawMarks(by);
+  ctx.fillStyle = '#1d2330'; ctx.fillText('STW / GC / problems', 10, by + 12);
   ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, LABEL_W - 1, AXIS_H);
   if (!D.meta.events) { ctx.fillStyle = '#6b7383'; ctx.font = '14px system-ui, sans-serif'; ctx.fillText('No complete generation of this trace could be read: nothing to show.', LABEL_W + 20, top + 40); }
   $('range').textContent = fmt(Math.max(0, v0)) + ' – ' + fmt(v1) + '  (' + fmt(v1 - v0) + ' visible)';
+}
+// Problem logs (long polls, panics, deadlocks) as triangles on the STW/GC band.
+const MARK_COLORS = { 'spool.long_poll': '#e07b00', 'spool.panic': '#c0182b', 'spool.lost': '#5b6475' };
+function markColor(cat) { return MARK_COLORS[cat] || (cat.indexOf('deadlock') >= 0 ? '#7b2fbf' : null); }
+const MARKS = [];
+for (let i = 0; i < D.logs.time.length; i++) if (markColor(S[D.logs.key[i]])) MARKS.push(i);
+function drawMarks(by) {
+  let lastX = -10;
+  for (const i of MARKS) {
+    const x = xOf(D.logs.time[i]);
+    if (x < LABEL_W || x > W_ || x - lastX < 1) continue;
+    lastX = x; ctx.fillStyle = markColor(S[D.logs.key[i]]);
+    ctx.beginPath(); ctx.moveTo(x - 5, by); ctx.lineTo(x + 5, by); ctx.lineTo(x, by + BAND_H - 2); ctx.closePath(); ctx.fill();
+  }
 }
 function drawCounters(y, h) {
   const C = D.counters, n = C.time.length;
@@ -335,6 +359,7 @@ function hit(x, y) {
   const { rows } = layout();
   const by = AXIS_H + COUNTER_H + 2;
   if (y >= by && y < by + BAND_H) {
+    for (const i of MARKS) { const x0 = xOf(D.logs.time[i]); if (Math.abs(x0 - x) <= 5) return { kind: 'mark', i, start: D.logs.time[i], end: D.logs.time[i] }; }
     for (const [R, kind] of [[D.stw, 'stw'], [D.gc, 'gc']]) {
       for (let i = 0; i < R.start.length; i++) if (R.start[i] - slop <= t && t <= R.start[i] + R.dur[i] + slop) return { kind, i, start: R.start[i], end: R.start[i] + R.dur[i] };
     }
@@ -355,7 +380,7 @@ function hit(x, y) {
 
 // ---------- detail panel ----------
 function link(text, action) { return '<span class="link" data-act="' + esc(action) + '">' + esc(text) + '</span>'; }
-function taskLink(t, time) { return t < 0 ? 'a thread outside any task' : link(taskName(t), 'jump:' + t + ':' + time) + ' <span class="mono">' + esc(shortName(siteOf(t))) + '</span>'; }
+function taskLink(t, time) { return t < 0 ? 'a thread outside any task' : link(taskName(t), 'jump:' + t + ':' + time) + (t === RT ? '' : ' <span class="mono">' + esc(siteName.get(T.site[t]) || '') + '</span>'); }
 // The wake that made the run at (proc p, span i) possible.
 function wakeLine(w) {
   if (w < 0) return null;
@@ -376,6 +401,11 @@ function wokeDuring(t, s, e) {
 function showDetail(h) {
   const d = $('detail');
   if (!h) { d.innerHTML = '<div class="empty">Click a span to see what the task was doing, who woke it and whom it woke.</div>'; return; }
+  if (h.kind === 'mark') {
+    const L = D.logs, t = L.task[h.i];
+    d.innerHTML = '<h3>' + esc(S[L.key[h.i]]) + '</h3><dl><dt>at</dt><dd>' + link(fmt(h.start), 'time:' + h.start) + '</dd>' + (t >= 0 ? '<dt>task</dt><dd>' + taskLink(t, h.start) + '</dd>' : '') + '</dl><div class="mono">' + esc(S[L.value[h.i]]) + '</div>';
+    return;
+  }
   if (h.kind === 'stw' || h.kind === 'gc') {
     const R = h.kind === 'stw' ? D.stw : D.gc;
     d.innerHTML = '<h3>' + esc(S[R.label[h.i]]) + '</h3><dl><dt>start</dt><dd>' + fmt(h.start) + '</dd><dt>duration</dt><dd>' + fmt(h.end - h.start) + '</dd>' +
@@ -383,9 +413,9 @@ function showDetail(h) {
     return;
   }
   const t = h.t, start = h.start, end = h.end;
-  let html = '<h3 id="detail-title">' + taskName(t) + '</h3><div class="site">' + siteHtml(siteOf(t)) + '</div><dl>';
+  let html = '<h3 id="detail-title">' + taskName(t) + '</h3><div class="site">' + (t === RT ? 'spool\'s runtime pseudo-task (stop-the-world and trace control outside any task)' : siteHtml(siteOf(t))) + '</div><dl>';
   let wake = -1, state = 'running', reason = '';
-  if (h.kind === 'proc') { wake = D.procs[h.p].wake[h.i]; html += '<dt>state</dt><dd><span class="pill running">running</span> on P' + D.procs[h.p].id + '</dd>'; }
+  if (h.kind === 'proc') { wake = D.procs[h.p].wake[h.i]; html += '<dt>state</dt><dd><span class="pill running">running</span> on ' + esc(S[D.procs[h.p].name]) + '</dd>'; }
   else { const ts = taskStates(t); state = STATE_NAMES[ts.state[h.i]]; reason = S[ts.reason[h.i]] || ''; html += '<dt>state</dt><dd><span class="pill ' + state + '">' + state + '</span></dd>'; if (reason) html += '<dt>reason</dt><dd>' + esc(reason) + '</dd>'; }
   html += '<dt>start</dt><dd>' + link(fmt(start), 'time:' + start) + '</dd><dt>duration</dt><dd>' + fmt(end - start) + '</dd>';
   if (h.kind === 'proc') {
@@ -409,6 +439,7 @@ function showDetail(h) {
   }
   html += '<div class="sect">Task totals</div><dl><dt>running</dt><dd>' + fmt(T.running[t]) + ' in ' + T.polls[t] + ' polls</dd><dt>runnable</dt><dd>' + fmt(T.runnable[t]) + ' (max ' + fmt(T.maxWait[t]) + ')</dd><dt>blocked</dt><dd>' + fmt(T.blocked[t]) + '</dd>' +
     (T.creator[t] >= 0 ? '<dt>spawned by</dt><dd>' + taskLink(T.creator[t], T.created[t]) + '</dd>' : '') + '</dl>';
+  if (window.spoolViews) html += spoolViews.wakeGraph(t, start, end, wake);
   html += '<div>' + link('show this task\'s row', 'row:' + t) + '</div>';
   d.innerHTML = html;
 }
@@ -455,7 +486,8 @@ cv.addEventListener('mousemove', (e) => {
   const h = hit(e.offsetX, e.offsetY), tip = $('tip');
   if (!h) { tip.hidden = true; return; }
   let text;
-  if (h.kind === 'proc') text = taskName(h.t) + ' ' + shortName(siteOf(h.t)) + ' · running ' + fmt(h.end - h.start);
+  if (h.kind === 'proc') text = taskLabel(h.t) + ' · running ' + fmt(h.end - h.start) + ' on ' + S[D.procs[h.p].name];
+  else if (h.kind === 'mark') text = S[D.logs.key[h.i]] + ': ' + S[D.logs.value[h.i]] + ' · ' + fmt(h.start);
   else if (h.kind === 'task') { const ts = taskStates(h.t); text = taskName(h.t) + ' · ' + STATE_NAMES[ts.state[h.i]] + (S[ts.reason[h.i]] ? ' (' + S[ts.reason[h.i]] + ')' : '') + ' · ' + fmt(h.end - h.start); }
   else text = S[(h.kind === 'stw' ? D.stw : D.gc).label[h.i]] + ' · ' + fmt(h.end - h.start);
   tip.textContent = text; tip.hidden = false;
@@ -618,9 +650,10 @@ function spanRect(pi, i) {
   return { x0: xOf(p.start[i]), x1: xOf(p.start[i] + p.dur[i]), y: r.y, h: r.h };
 }
 window.spoolTrace = {
-  data: D, jumpTo, taskById, hit, spanRect, centerOn,
+  data: D, jumpTo, taskById, hit, spanRect, centerOn, select, showView,
+  internals: { fmt, esc, link, taskName, taskLabel, taskLink, siteOf, siteName, act, wakesFrom, wakesTo, taskStates, firstRun, lowerBound, runAt, wokeDuring, markColor, MARKS, setView: (a, b) => { v0 = a; v1 = b; draw(); saveHash(); } },
   drawnTaskIds: () => [...drawnTasks].map((t) => T.id[t]),
   state: () => ({ v0, v1, sel, scrollY, view }),
 };
-document.body.dataset.ready = '1';
+// views.js (loaded next) adds the other views and sets document.body.dataset.ready.
 })();
