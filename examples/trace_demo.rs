@@ -1,6 +1,7 @@
 //! A traced demo for the `spool-trace` viewer: a small pipeline of tasks
 //! that sleep, wake each other through channels, yield, and annotate their
-//! work with user tasks, regions and logs; plus one stop-the-world.
+//! work with user tasks, regions and logs; one task that blocks its P for
+//! 12 ms in a single poll (a long poll); plus one stop-the-world.
 //!
 //! ```sh
 //! cargo run --release --example trace_demo -- demo.trace
@@ -107,6 +108,14 @@ fn main() -> ExitCode {
             }
         });
         let pp = spool::spawn(ping_pong(rounds));
+        // A classic mistake for the viewer's problems summary to catch: 12 ms
+        // of blocking work inside one poll (a long poll) stalls its P.
+        let slow = spool::spawn(async {
+            let t = std::time::Instant::now();
+            while t.elapsed() < Duration::from_millis(12) {
+                std::hint::spin_loop();
+            }
+        });
         producer.await.ok();
         // Close the current generation: the rest of the run lands in a
         // second one. (After a write error this does nothing; `stop`
@@ -121,6 +130,7 @@ fn main() -> ExitCode {
             sum += v;
         }
         let rounds = pp.await.unwrap_or(0);
+        slow.await.ok();
         spool::Handle::current().stop_the_world("demo", || ());
         spool::trace::stop()?;
         Ok::<_, spool::trace::TraceError>(sum as usize + rounds)

@@ -11,9 +11,6 @@ use std::time::Duration;
 
 use spool_trace::profile::ProfileKind;
 
-#[path = "../tracer/tests/common/go.rs"]
-mod go;
-
 #[test]
 fn spool_trace_profile_totals_match_go_tool_trace() {
     let _g = trace_support::serial();
@@ -56,6 +53,7 @@ fn spool_trace_profile_totals_match_go_tool_trace() {
         spool::trace::stop().expect("stop tracing");
     });
     drop(rt);
+    trace_support::go_parse(&path);
     let bytes = std::fs::read(&path).unwrap();
     let m = spool_trace::analysis::analyze(&bytes, |_, _| {}).unwrap();
     assert!(
@@ -63,7 +61,7 @@ fn spool_trace_profile_totals_match_go_tool_trace() {
         "trace reads cleanly"
     );
     for kind in ProfileKind::ALL {
-        let (want, _) = go::go_pprof_total(&path, kind.name());
+        let (want, _) = trace_support::go_pprof_total(&path, kind.name());
         let (got, samples) = m.profile_total(kind);
         assert!(
             got.abs_diff(want) as f64 <= want as f64 * 0.01,

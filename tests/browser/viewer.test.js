@@ -110,6 +110,9 @@ async function checkPage(page, label, url) {
   assert(detail.includes('G' + target.task), label + ': detail names the task: ' + detail);
   assert(/woken by G\d+/i.test(detail), label + ': detail says "woken by": ' + detail);
   assert(detail.toLowerCase().includes('woken by g' + target.from), label + ': waker is G' + target.from);
+  // The wake graph names the waker and the task itself.
+  const graph = await page.$$eval('#detail .wake-graph .wg-node', (ns) => ns.map((n) => n.textContent));
+  assert(graph.length >= 2 && graph.some((t) => t.includes('G' + target.from)), label + ': wake graph: ' + graph);
   await page.screenshot({ path: path.join(outDir, label + '-detail.png') });
   // The "woken by" link jumps to the waker.
   await page.click('#woken-by .link');
@@ -136,6 +139,60 @@ async function checkPage(page, label, url) {
   await page.click('button[data-view="user"]');
   await page.waitForSelector('#user .card, #user .explain');
   await page.screenshot({ path: path.join(outDir, label + '-user.png') });
+
+  // 5. Readable names: no raw pseudo-P or pseudo-task IDs, no bare closure names.
+  const names = await page.evaluate(() => {
+    const D = spoolTrace.data, S = D.strings;
+    return { procs: D.procs.map((p) => S[p.name]), sites: D.siteNames.name.map((n) => S[n]), rt: D.meta.runtimeTask };
+  });
+  for (const n of names.procs) assert(/^(P\d+|runtime \(no P\)|thread \d+ \(no P\))$/.test(n), label + ': P name ' + n);
+  for (const n of names.sites) assert(!/\{\{closure\}\}/.test(n) && !/^\{/.test(n), label + ': site name ' + n);
+  const rows = await page.evaluate(() => spoolTrace.data.procs.length);
+  assert(rows >= 1);
+
+  // 6. Problems box: toggles its list; an entry links into the timeline.
+  await page.waitForSelector('#problems .ph');
+  await page.click('#problems-toggle');
+  await page.waitForSelector('#problems-list:not([hidden]) .link');
+  await page.click('#problems-list .link');
+  await page.waitForFunction(() => spoolTrace.state().view === 'timeline');
+  await page.click('#problems-toggle');
+
+  // 7. Profiles: an icicle with a table beside it; a bar lists its tasks, a task opens the timeline.
+  await page.click('button[data-view="profiles"]');
+  await page.click('.kind-btn[data-k="0"]');
+  const net = await page.textContent('#flame');
+  const netTotal = await page.evaluate(() => { let t = 0; const P = spoolTrace.data.profile; for (let i = 0; i < P.kind.length; i++) if (P.kind[i] === 0) t += P.time[i]; return t; });
+  if (!netTotal) assert(/No network time in this trace/.test(net), label + ': empty net profile says so: ' + net);
+  await page.click('.kind-btn[data-k="3"]');
+  await page.waitForSelector('#flame .fn-node');
+  const nodes = await page.$$('#flame .fn-node');
+  assert(nodes.length >= 2, label + ': sched flame graph has nodes');
+  await page.screenshot({ path: path.join(outDir, label + '-profiles.png') });
+  await nodes[1].click();
+  await page.waitForSelector('#prof-table .task-row .link');
+  await page.click('#prof-table .task-row .link');
+  await page.waitForFunction(() => spoolTrace.state().view === 'timeline' && document.querySelector('#detail-title'));
+  await page.click('button[data-view="profiles"]');
+  await page.click('#prof-site');
+  await page.waitForSelector('#flame .fn-node');
+
+  // 8. Utilization and MMU: drawn; clicking the MMU curve opens its worst window.
+  await page.click('button[data-view="util"]');
+  await page.waitForSelector('#mmu-cv');
+  await page.screenshot({ path: path.join(outDir, label + '-util.png') });
+  const mmu = await page.locator('#mmu-cv').boundingBox();
+  await page.mouse.click(mmu.x + mmu.width / 2, mmu.y + mmu.height / 2);
+  await page.waitForFunction(() => spoolTrace.state().view === 'timeline');
+
+  // 9. Logs: every log listed under "all"; a time link opens the timeline.
+  await page.click('button[data-view="logs"]');
+  await page.waitForSelector('#log-cat');
+  await page.selectOption('#log-cat', 'all');
+  await page.waitForSelector('#logs .log-row');
+  await page.screenshot({ path: path.join(outDir, label + '-logs.png') });
+  await page.click('#logs .log-row .link');
+  await page.waitForFunction(() => spoolTrace.state().view === 'timeline');
   assert.deepStrictEqual(errors, [], label + ': page errors');
 }
 

@@ -122,7 +122,11 @@ impl Summary {
         let mut sites: HashMap<u32, SiteStats> = HashMap::new();
         for t in &m.tasks {
             let s = sites.entry(t.site).or_insert_with(|| SiteStats {
-                site: m.str(t.site).to_string(),
+                site: if names::is_runtime_task(t.id) {
+                    String::from("runtime")
+                } else {
+                    m.str(t.site).to_string()
+                },
                 count: 0,
                 running: 0,
                 runnable: 0,
