@@ -29,6 +29,8 @@ const RT = D.meta.runtimeTask;
 // Display names of spawn sites ("function file:line", computed by names.rs).
 const siteName = new Map();
 for (let i = 0; i < D.siteNames.site.length; i++) siteName.set(D.siteNames.site[i], S[D.siteNames.name[i]]);
+// Row labels are narrow: keep the file's base name only ("worker{…} trace_demo.rs:85").
+function compactSite(n) { return n.replace(/ (\S*\/)?([^/\s]+:\d+)$/, ' $2'); }
 function taskName(t) { return t === RT ? 'runtime' : 'G' + T.id[t]; }
 function siteOf(t) { return S[T.site[t]] || ''; }
 // "G12 worker app.rs:10" (or "runtime"): how a task is named everywhere.
@@ -286,7 +288,7 @@ function draw() {
       ctx.fillStyle = '#fff'; ctx.fillRect(0, r.y, LABEL_W, r.h);
       const tn = taskName(t), tw = Math.min(ctx.measureText(tn).width + 6, 64);
       ctx.fillStyle = '#1d2330'; clippedText(tn, 10, r.y + r.h / 2 + 4, tw - 2);
-      if (t !== RT) { ctx.fillStyle = '#6b7383'; clippedText(siteName.get(T.site[t]) || '', 10 + tw, r.y + r.h / 2 + 4, LABEL_W - 14 - tw); }
+      if (t !== RT) { ctx.fillStyle = '#6b7383'; clippedText(compactSite(siteName.get(T.site[t]) || ''), 10 + tw, r.y + r.h / 2 + 4, LABEL_W - 14 - tw); }
     }
   }
   // Selection outline.
