@@ -13,6 +13,8 @@ pub use spool_executor::{
     Builder, Handle, JoinError, JoinHandle, MAX_PROCS, PROCS_ENV, Runtime, WeakHandle, YieldNow,
     spawn, time, yield_now,
 };
+// Network I/O on the scheduler's netpoller (issue 11).
+pub use spool_executor::{io, net};
 
 /// Tracing: starting and stopping Go-format execution traces; user
 /// annotations (Go's `runtime/trace` API: tasks, regions, logs, labels,

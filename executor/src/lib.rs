@@ -26,7 +26,10 @@
 #![warn(missing_docs)]
 
 mod context;
+pub mod io;
 mod loom;
+pub mod net;
+mod netpoll;
 mod panics;
 mod runtime;
 mod sched;
@@ -35,6 +38,8 @@ pub mod time;
 pub mod trace_ctl;
 
 pub use context::{YieldNow, set_block_reason, yield_now};
+#[doc(hidden)]
+pub use runtime::NetStats;
 pub use runtime::{Builder, Handle, MAX_PROCS, PROCS_ENV, Runtime, WeakHandle, spawn};
 pub use task::{JoinError, JoinHandle};
 #[doc(hidden)]
@@ -45,6 +50,7 @@ pub use task::{TaskInfo, TaskStatus};
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod __loom {
+    pub use crate::netpoll::scheduled_io::{Direction, Gone, Ready, ReadyEvent, ScheduledIo};
     pub use crate::panics::Panics;
     pub use crate::sched::block_on::MainState;
     pub use crate::sched::idle::Idle;

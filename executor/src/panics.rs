@@ -48,6 +48,9 @@ pub(crate) enum Site {
     /// Dropping a registered waker (a freed task's join waker, the timer
     /// heap's wakers at shutdown).
     WakerDrop,
+    /// The netpoller waking a task waiting for a socket (or the runtime's
+    /// shutdown waking it with an error).
+    IoWake,
 }
 
 impl Site {
@@ -60,6 +63,7 @@ impl Site {
             Site::TimerWake => "waking a timer's waker (registered by a `Sleep`)",
             Site::JoinWake => "waking the waker that awaits a finished task's `JoinHandle`",
             Site::WakerDrop => "dropping a waker registered with a `Sleep` or a `JoinHandle`",
+            Site::IoWake => "waking a task's waker registered with a socket (a readiness wait)",
         }
     }
 }

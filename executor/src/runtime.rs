@@ -106,6 +106,8 @@ impl Builder {
     ///   never silently ignored); the message names the variable and value.
     /// - `procs(n)` was given an `n` outside `1..=MAX_PROCS`.
     /// - Too many runtimes are alive at once, or a thread could not be spawned.
+    /// - The OS refused the netpoller (epoll instance or eventfd: the
+    ///   process is out of file descriptors).
     ///
     /// ```
     /// let err = spool_executor::Builder::new().procs(0).build().unwrap_err();
@@ -127,6 +129,8 @@ impl Builder {
                 thread::available_parallelism().map_or(1, |n| n.get().min(MAX_PROCS))
             }),
         };
+        // The netpoller first: nothing to undo if the OS refuses it.
+        let driver = crate::netpoll::driver::Driver::new()?;
         let index = table::reserve().ok_or_else(|| {
             io::Error::other(format!(
                 "spool: too many runtimes alive at once (at most {})",
@@ -148,7 +152,7 @@ impl Builder {
                 timers: TimerHeap::new(),
             })
             .collect();
-        let shared = Arc::new(Shared::new(index, procs_shared));
+        let shared = Arc::new(Shared::new(index, procs_shared, driver));
         table::publish(index, &shared);
         hooks::procs_change(crate::sched::trace_ids::live_procs());
         let name = self
@@ -549,6 +553,24 @@ impl Handle {
         self.shared.panics.waker_panics()
     }
 
+    /// The netpoller's counters: live socket registrations and writes to
+    /// its waker so far (the waker is written only to wake an M blocked in
+    /// the poll, so workloads without sockets leave it at zero).
+    ///
+    /// ```
+    /// let rt = spool_executor::Runtime::new().unwrap();
+    /// rt.block_on(async { spool_executor::yield_now().await });
+    /// let s = rt.handle().net_stats();
+    /// assert_eq!((s.registrations, s.waker_writes), (0, 0));
+    /// ```
+    #[doc(hidden)]
+    pub fn net_stats(&self) -> NetStats {
+        NetStats {
+            registrations: self.shared.driver.registrations(),
+            waker_writes: self.shared.driver.waker_writes(),
+        }
+    }
+
     /// Calls `f` for every live task: spawned unfinished tasks, then the
     /// main task of every thread in `block_on`. For the tracer's snapshot at
     /// trace start; call it under [`stop_the_world`](Self::stop_the_world)
@@ -592,6 +614,21 @@ impl Handle {
             f(slot.pseudo_p, &slot.proc_trace, true);
         }
     }
+}
+
+/// Counters of a runtime's netpoller ([`Handle::net_stats`]).
+///
+/// ```
+/// let s = spool_executor::Runtime::new().unwrap().handle().net_stats();
+/// assert_eq!(s.registrations, 0);
+/// ```
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetStats {
+    /// Sockets registered now.
+    pub registrations: usize,
+    /// Writes to the poller's waker (eventfd) since the runtime started.
+    pub waker_writes: u64,
 }
 
 /// A [`Handle`] that does not keep the runtime alive; see [`Handle::downgrade`].

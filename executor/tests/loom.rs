@@ -1,7 +1,8 @@
 //! Loom models of the executor's lock-free protocols: the task state
 //! machine and the park/unpark (idle M) protocol here; `block_on`'s wake
-//! state, stop-the-world, the runtime table and the timer heap's `next` in
-//! `loom/`.
+//! state, stop-the-world, the runtime table, the timer heap's `next`, the
+//! netpoller park (`Parker::park_polling`) and a socket registration's
+//! readiness/waker protocol (`ScheduledIo`) in `loom/`.
 //!
 //! Run: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
 //! -p spool-executor --test loom`. Each model drives the real types
@@ -14,6 +15,8 @@
 
 #[path = "loom/block_on.rs"]
 mod block_on;
+#[path = "loom/net.rs"]
+mod net;
 #[path = "loom/stw.rs"]
 mod stw;
 #[path = "loom/table.rs"]
@@ -274,7 +277,7 @@ fn park_unpark_never_loses_a_wake() {
 
         let notify = |idle: &Idle, parkers: &[Parker]| {
             if let Some(i) = idle.worker_to_notify() {
-                parkers[i].unpark();
+                let _ = parkers[i].unpark();
             }
         };
         let pop = |queue: &AtomicUsize| {
@@ -305,7 +308,7 @@ fn park_unpark_never_loses_a_wake() {
                             // The only G is done: release everyone.
                             done.store(true, SeqCst);
                             for p in parkers.iter() {
-                                p.unpark();
+                                let _ = p.unpark();
                             }
                             return;
                         }

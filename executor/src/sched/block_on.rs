@@ -174,7 +174,8 @@ impl Wake for BlockOnSlot {
 
     fn wake_by_ref(self: &Arc<Self>) {
         if self.state.wake(|| hooks::go_unblock(self.id, &self.trace)) {
-            self.parker.unpark();
+            // A block_on thread never sleeps in the netpoller.
+            let _ = self.parker.unpark();
         }
     }
 }

@@ -119,6 +119,11 @@ impl Idle {
         }
     }
 
+    /// The M that parked last, if any sleeps (it stays on the list).
+    pub fn last_sleeper(&self) -> Option<usize> {
+        lock(&self.sleepers).last().copied()
+    }
+
     /// Is M `index` on the sleeper list?
     pub fn is_parked(&self, index: usize) -> bool {
         lock(&self.sleepers).contains(&index)

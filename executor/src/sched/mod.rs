@@ -17,6 +17,9 @@
 //!   owner end, `runnext`, the tick and steal state), touched only by the
 //!   M that owns the P. The M itself has no type: it is the thread running
 //!   `worker::run` with its `Core` ("worker" in file and thread names).
+//! - **netpoller** — the runtime's OS readiness poller (`netpoll/driver.rs`,
+//!   mio: epoll/kqueue), polled by the Ms themselves, never by a thread of
+//!   its own: at most one M holds it at a time (a `try_lock`).
 //! - **pseudo-P** — a thread inside `block_on`. It polls one future (the
 //!   "main task") and, for the tracer, looks like a P (process-wide id from
 //!   `trace_ids.rs`, like every P's) running a G of its own (see `block_on.rs`).
@@ -44,10 +47,15 @@
 //!    (timers) goes to the local queue; anything from another thread goes to
 //!    the global injector and wakes an idle M.
 //! 2. An M picks, in order: every 61st tick the injector (so a busy P cannot
-//!    starve it; 61 is Go's prime); `runnext`, unless the last
-//!    [`MAX_RUNNEXT_POLLS`] Gs all came from it (then it is pushed to the
-//!    back: two Gs waking each other cannot starve the queue); the local
-//!    queue; the injector (a batch); its own due timers.
+//!    starve it; 61 is Go's prime) and, if sockets are registered, a
+//!    zero-timeout netpoll (so Gs waiting for I/O are not starved by a busy
+//!    P: tokio's event interval; Go leaves this to sysmon); `runnext`,
+//!    unless the last [`MAX_RUNNEXT_POLLS`] Gs all came from it (then it is
+//!    pushed to the back: two Gs waking each other cannot starve the
+//!    queue); the local queue; the injector (a batch); its own due timers;
+//!    then, if sockets are registered and no other M holds the poller, a
+//!    zero-timeout netpoll (Go's `netpoll(0)` in `findRunnable`, before
+//!    stealing).
 //! 3. Otherwise the M *searches* — if fewer than half the Ps already do
 //!    (`idle.rs`) — stealing half of a random victim's queue, then the
 //!    injector, then other Ps' due timers. A searcher that finds work stops
@@ -58,6 +66,49 @@
 //!    submitter's check in `Idle::notify_should_wakeup`, so no wake is
 //!    lost). It sleeps until woken or until the earliest timer deadline of
 //!    any P, whichever is first. `ProcStop`/`ProcStart` bracket the sleep.
+//!    The sleep is one of two (step 5); never both.
+//!
+//! # The netpoller in the park path (Go's `netpoll`, `injectglist`)
+//!
+//! 5. A parking M whose runtime has sockets registered (`Driver::
+//!    has_registrations`, one relaxed load) and that finds the poller free
+//!    sleeps *in the poller* instead of on its condvar: its parker goes
+//!    `EMPTY → POLLING` (`park.rs`), it blocks in `epoll_wait` with the next
+//!    timer deadline of any P as the timeout, then `POLLING → EMPTY`. Every
+//!    other parking M sleeps on its condvar as before. So while I/O is
+//!    registered the first idle M to park is the one in the poll (Go's "an M
+//!    that finds `sched.lastpoll` non-zero"); with nothing registered the
+//!    poller is never touched.
+//! 6. Waking: every unpark of an M goes through `Shared::unpark_m`; if the
+//!    M's parker was `POLLING`, the unparker writes the poller's waker
+//!    (eventfd) — the only place it is written. An M on its condvar is
+//!    woken as before. So the eventfd is never written when no M blocks in
+//!    the poll (`Handle::net_stats().waker_writes`).
+//! 7. After the poll the M takes its P back (`ProcStart`) and dispatches
+//!    the events with its P held: readiness is latched on each registration
+//!    (a token of a closed socket's old generation is dropped) and the
+//!    waiters' wakers called; Gs of this runtime go to this P's local queue
+//!    with no per-G wake of another M (`Core::injecting`), and one M is
+//!    woken for the batch if more than one G became runnable (Go's
+//!    `injectglist`). The `GoUnblock`s are recorded by this M on its P,
+//!    outside any G: the poller is the cause. Then the usual checks: picked
+//!    by a submitter, or work in its queue, or sleep again.
+//! 8. The first registration (count 0 → 1) may come from a thread that is
+//!    no M (`block_on`); if every M sleeps on its condvar, none would poll,
+//!    so the registering thread unparks the last sleeper
+//!    (`Shared::io_registered`), which re-reads the count and moves into
+//!    the poll. The #StoreLoad pair: the SeqCst increment then the sleeper
+//!    list's lock, against a parking M's join of the list then its read of
+//!    the count.
+//!
+//! Carrying this over to P hand-off and sysmon (issue 12): the poll is tied
+//! to the *M* (it sits in the M's park loop and uses the M's parker), the
+//! dispatch to a *P* (the local queue, the trace's `GoUnblock` context). An
+//! M that blocks in the poll without a P must take an idle P (or inject
+//! onto the global queue and wake Ms) before dispatching, as Go's
+//! `findRunnable` does after `netpoll(delay)`; a sysmon should poll with a
+//! zero timeout when no M polled for 10 ms, as Go's does, which can then
+//! replace step 2's every-61-ticks poll.
 //!
 //! A G that returns `Pending` after waking itself (yield, budget, or woken by
 //! another thread while running) goes to the *back* of the local queue: a
@@ -72,12 +123,16 @@
 //! # Stop-the-world, shutdown
 //!
 //! See `stw.rs` for STW. Shutdown (`Runtime` drop or `shutdown_timeout`):
-//! 1. set the `SHUTDOWN` bit and unpark every M; each M leaves its loop at the next
-//!    safe point, drops its queued `Notified`s and exits;
+//! 1. set the `SHUTDOWN` bit and unpark every M (the one in the poll
+//!    through its waker); each M leaves its loop at the next safe point,
+//!    drops its queued `Notified`s and exits;
 //! 2. join the M threads (up to the timeout);
 //! 3. close the registry and cancel every unfinished task, running the
-//!    futures' destructors on the calling thread;
-//! 4. drain the injector and the timer heaps.
+//!    futures' destructors on the calling thread (their sockets deregister
+//!    and close);
+//! 4. drain the injector and the timer heaps, and shut the netpoller down:
+//!    sockets still alive outside tasks are marked dead (their waiters are
+//!    woken and fail). The epoll and eventfd close with the last socket.
 //!
 //! # Panics
 //!
@@ -105,11 +160,21 @@
 //!   anyway.
 //! - One shared timer heap: one lock for every sleep of every P. Per-P heaps
 //!   keep registration local; idle Ms fire other Ps' due timers.
+//! - A reactor thread blocked in epoll that wakes tasks from outside (the
+//!   async-io design): every ready socket then costs a cross-thread wake
+//!   (injector push plus an unpark of an idle M) and a context switch.
+//!   With the poll in the M's park path the M that sees the event runs the
+//!   task itself.
+//! - Writing the eventfd on every unpark while I/O is registered (simpler
+//!   than the `POLLING` state): the yield and ping-pong workloads would
+//!   then pay a syscall per wake of an idle M even when it sleeps on its
+//!   condvar.
 //!
 //! # References
 //!
 //! Go `runtime/proc.go` (findRunnable, runqput, runqsteal, wakep, stopm, the
-//! "Worker thread parking/unparking" comment); tokio
+//! "Worker thread parking/unparking" comment, injectglist), `runtime/netpoll.go`
+//! and `netpoll_epoll.go` (netpoll, netpollBreak); tokio
 //! `runtime/scheduler/multi_thread/{worker,idle}.rs`; Chase and Lev,
 //! "Dynamic circular work-stealing deque" (crossbeam-deque).
 
@@ -132,6 +197,7 @@ use spool_tracer::hooks::{self, ProcTraceState};
 
 use crate::context;
 use crate::loom::lock_std;
+use crate::netpoll::driver::Driver;
 use crate::panics::Panics;
 use crate::task::{self, JoinHandle, Notified, Registry, harness};
 use crate::time::heap::{Entry, TimerHeap};
@@ -178,6 +244,9 @@ pub(crate) struct Shared {
     pub(crate) idle: Idle,
     pub(crate) registry: Registry,
     pub(crate) stw: Stw,
+    /// The netpoller (`netpoll/driver.rs`); an `Arc` because sockets keep it
+    /// (not the whole runtime) alive.
+    pub(crate) driver: Arc<Driver>,
     /// Bit [`SHUTDOWN`], plus a count of trace switches in the bits above
     /// it ([`Shared::trace_switched`]). One word, so the M loop's one check
     /// per task of "is anything to do besides running tasks" covers both.
@@ -203,10 +272,11 @@ pub(crate) struct BlockOns {
 }
 
 impl Shared {
-    pub(crate) fn new(index: usize, procs: Box<[Proc]>) -> Shared {
+    pub(crate) fn new(index: usize, procs: Box<[Proc]>, driver: Driver) -> Shared {
         let n = procs.len();
         Shared {
             index,
+            driver: Arc::new(driver),
             injector: Injector::new(),
             idle: Idle::new(n),
             registry: Registry::new(n),
@@ -320,7 +390,26 @@ impl Shared {
     /// Wakes an idle M if work appeared and nobody is looking for it.
     pub(crate) fn notify_parked(&self) {
         if let Some(i) = self.idle.worker_to_notify() {
-            self.procs[i].parker.unpark();
+            self.unpark_m(i);
+        }
+    }
+
+    /// Unparks M `i`, through the netpoller's waker if it sleeps in the
+    /// poll (the only place the waker is written).
+    pub(crate) fn unpark_m(&self, i: usize) {
+        if self.procs[i].parker.unpark() {
+            self.driver.wake();
+        }
+    }
+
+    /// The first socket was registered (the count went 0 -> 1): if every M
+    /// sleeps on its condvar, none polls; unpark one so it moves into the
+    /// poll (its park loop re-reads the count). The #StoreLoad pair: the
+    /// registration's SeqCst increment then our read of the sleeper list,
+    /// against a parking M's join of the list then its read of the count.
+    pub(crate) fn io_registered(&self) {
+        if let Some(i) = self.idle.last_sleeper() {
+            self.unpark_m(i);
         }
     }
 
@@ -334,11 +423,12 @@ impl Shared {
 
     /// Unparks every M and `block_on` thread (STW, shutdown).
     pub(crate) fn unpark_all(&self) {
-        for p in self.procs.iter() {
-            p.parker.unpark();
+        for i in 0..self.procs.len() {
+            self.unpark_m(i);
         }
         for b in lock_std(&self.block_ons).active.iter() {
-            b.parker.unpark();
+            // A block_on thread never sleeps in the netpoller.
+            let _ = b.parker.unpark();
         }
     }
 
@@ -358,7 +448,7 @@ impl Shared {
         let earliest = self.procs[i].timers.insert(when, entry);
         if earliest && own.is_none() {
             // The P's M may sleep past this deadline: make it recompute.
-            self.procs[i].parker.unpark();
+            self.unpark_m(i);
         }
     }
 
@@ -432,6 +522,9 @@ impl Shared {
         for p in self.procs.iter() {
             p.timers.clear(&self.panics);
         }
+        // Sockets still alive outside any task (held by `block_on` code or
+        // another thread) are marked dead, so nothing waits on them forever.
+        self.driver.shutdown(&self.panics);
     }
 }
 

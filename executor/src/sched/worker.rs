@@ -10,14 +10,16 @@
 use std::any::Any;
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, MutexGuard};
+use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Steal, Worker};
 use spool_tracer::hooks;
 
+use super::Proc;
 use super::{INJECTOR_INTERVAL, MAX_RUNNEXT_POLLS, SHUTDOWN, Shared};
 use crate::context;
+use crate::netpoll::driver::Poller;
 use crate::panics::drop_payload;
 use crate::task::Notified;
 use crate::task::harness::{self, RunOutcome};
@@ -40,6 +42,11 @@ pub(crate) struct Core {
     searching: Cell<bool>,
     /// xorshift state for picking steal victims.
     rng: Cell<u32>,
+    /// True while this M dispatches netpoller events: woken Gs go to the
+    /// local queue without waking an idle M each ([`inject`]).
+    injecting: Cell<bool>,
+    /// Gs queued while `injecting`.
+    injected: Cell<u32>,
 }
 
 impl Core {
@@ -53,6 +60,8 @@ impl Core {
             runnext_polls: Cell::new(0),
             searching: Cell::new(false),
             rng: Cell::new(0x9E37_79B9 ^ (index as u32 + 1).wrapping_mul(0x85EB_CA6B)),
+            injecting: Cell::new(false),
+            injected: Cell::new(0),
         }
     }
 
@@ -68,7 +77,12 @@ impl Core {
             }
         } else {
             self.worker.push(task);
-            shared.notify_parked();
+            if self.injecting.get() {
+                // One wake-up for the whole batch, after it (`inject`).
+                self.injected.set(self.injected.get() + 1);
+            } else {
+                shared.notify_parked();
+            }
         }
     }
 
@@ -261,15 +275,20 @@ fn stw_park(shared: &Shared, core: &Core) {
         .park(hooks::proc_stop, || hooks::proc_start(p.id, &p.trace));
 }
 
-/// Step 2: runnext, local queue, injector, own timers. Every
-/// [`INJECTOR_INTERVAL`] ticks it also checks that the tracing flag is still
-/// `TRACED`, and if not makes every M of the runtime re-read it.
+/// Step 2: runnext, local queue, injector, own timers, then the netpoller
+/// without blocking. Every [`INJECTOR_INTERVAL`] ticks it also checks that
+/// the tracing flag is still `TRACED` (if not, it makes every M of the
+/// runtime re-read it) and polls the netpoller, so a P busy with runnable
+/// Gs does not starve the Gs waiting for I/O (tokio's event interval).
 fn next_task<const TRACED: bool>(shared: &Shared, core: &Core) -> Option<Notified> {
     let tick = core.tick.get().wrapping_add(1);
     core.tick.set(tick);
     if tick % INJECTOR_INTERVAL == 0 {
         check_tracing(shared, TRACED);
         fire_own_timers(shared, core);
+        if shared.driver.has_registrations() {
+            poll_net(shared, core);
+        }
         if let Some(t) = steal_injector(shared, core) {
             return Some(t);
         }
@@ -293,7 +312,42 @@ fn next_task<const TRACED: bool>(shared: &Shared, core: &Core) -> Option<Notifie
     if fire_own_timers(shared, core) > 0 {
         return core.worker.pop();
     }
+    // Go's `findRunnable`: `netpoll(0)` before stealing. One relaxed load
+    // when no socket is registered.
+    if shared.driver.has_registrations() && poll_net(shared, core) > 0 {
+        return core.worker.pop();
+    }
     None
+}
+
+/// Polls the netpoller without blocking, if no other M holds it (Go's
+/// `netpoll(0)`); the Gs it readies go to this P's queue in one batch.
+/// Returns how many it queued.
+#[inline(never)]
+fn poll_net(shared: &Shared, core: &Core) -> u32 {
+    let Some(mut poller) = shared.driver.try_poller() else {
+        return 0;
+    };
+    poller.poll(Some(Duration::ZERO));
+    let n = inject(core, &mut poller, shared);
+    drop(poller);
+    if n > 1 {
+        // More than this M will run next: let an idle M steal some.
+        shared.notify_parked();
+    }
+    n
+}
+
+/// Dispatches the events `poller` read with this P's wakes batched: every
+/// G they wake goes to the back of the local queue (the M holds its P, so
+/// the `GoUnblock`s are recorded on it) and no idle M is woken per G (Go's
+/// `injectglist`); the caller wakes at most one for the batch. Returns the
+/// number of Gs queued.
+fn inject(core: &Core, poller: &mut Poller, shared: &Shared) -> u32 {
+    core.injecting.set(true);
+    poller.dispatch(&shared.driver, &shared.panics);
+    core.injecting.set(false);
+    core.injected.replace(0)
 }
 
 /// If the tracing flag is no longer `traced`, makes every M of the runtime
@@ -383,7 +437,28 @@ fn end_searching(shared: &Shared, core: &Core) {
     }
 }
 
-/// Step 4: sleep until woken, a timer is due, stop-the-world or shutdown.
+/// Sleeps until woken or `deadline`: blocked in the netpoller if sockets are
+/// registered and no other M polls (Go's blocking `netpoll(delay)` in
+/// `findRunnable`), else on the P's condvar. Returns the poller when it
+/// polled, so its events are dispatched once the P is taken back.
+fn sleep<'a>(
+    shared: &'a Shared,
+    p: &Proc,
+    deadline: Option<Instant>,
+) -> Option<MutexGuard<'a, Poller>> {
+    if shared.driver.has_registrations() {
+        if let Some(mut poller) = shared.driver.try_poller() {
+            let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            p.parker.park_polling(|| poller.poll(timeout));
+            return Some(poller);
+        }
+    }
+    p.parker.park(deadline);
+    None
+}
+
+/// Step 4: sleep until woken, a timer is due, I/O is ready, stop-the-world
+/// or shutdown.
 fn park(shared: &Shared, core: &Core) {
     let p = &shared.procs[core.index];
     let was_searching = core.searching.replace(false);
@@ -402,8 +477,10 @@ fn park(shared: &Shared, core: &Core) {
         }
         let deadline = shared.next_timer();
         hooks::proc_stop();
-        p.parker.park(deadline);
+        let polled = sleep(shared, p, deadline);
         hooks::proc_start(p.id, &p.trace);
+        // Dispatch with the P held: the GoUnblocks are this P's.
+        let io = polled.map_or(0, |mut poller| inject(core, &mut poller, shared));
         if shared.is_shutdown() {
             return;
         }
@@ -417,9 +494,14 @@ fn park(shared: &Shared, core: &Core) {
             return;
         }
         if !core.worker.is_empty() || !shared.injector.is_empty() {
-            // Woken by a timer: take ourselves off the sleeper list.
+            // Woken by a timer or I/O: take ourselves off the sleeper list.
             if !shared.idle.unpark_worker_by_id(core.index) {
                 core.searching.set(true);
+            }
+            if io > 1 {
+                // A batch of I/O: let another M share it (a no-op while we
+                // search; ending the search then wakes one).
+                shared.notify_parked();
             }
             return;
         }

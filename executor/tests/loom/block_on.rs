@@ -48,7 +48,7 @@ fn block_on_wakers_racing_poll_and_park() {
                 thread::spawn(move || {
                     woken.fetch_add(1, SeqCst);
                     if state.wake(|| seq.event()) {
-                        parker.unpark();
+                        let _ = parker.unpark(); // a block_on thread never polls
                     }
                 })
             })
