@@ -13,8 +13,12 @@ pub use spool_executor::{
     Builder, Handle, JoinError, JoinHandle, MAX_PROCS, PROCS_ENV, Runtime, WeakHandle, YieldNow,
     spawn, time, yield_now,
 };
-// Network I/O on the scheduler's netpoller (issue 11).
-pub use spool_executor::{io, net};
+// Network I/O on the scheduler's netpoller, signals through it (issue 11).
+/// hyper 1.x on spool (feature `hyper`): `Executor` and `Timer` for hyper's
+/// builders; spool's streams implement hyper's `rt::{Read, Write}`.
+#[cfg(feature = "hyper")]
+pub use spool_executor::hyper;
+pub use spool_executor::{io, net, signal};
 
 /// Tracing: starting and stopping Go-format execution traces; user
 /// annotations (Go's `runtime/trace` API: tasks, regions, logs, labels,

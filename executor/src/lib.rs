@@ -26,6 +26,8 @@
 #![warn(missing_docs)]
 
 mod context;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 pub mod io;
 mod loom;
 pub mod net;
@@ -33,6 +35,7 @@ mod netpoll;
 mod panics;
 mod runtime;
 mod sched;
+pub mod signal;
 mod task;
 pub mod time;
 pub mod trace_ctl;

@@ -1,5 +1,5 @@
 //! Timers: deadline order, never early, `timeout` cancels, timers from
-//! `block_on` and from many Ps. Only "not early" is a time check.
+//! `block_on` and from many Ps, `interval`'s schedule. Only "not early" is a time check.
 
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
@@ -136,4 +136,34 @@ fn dropped_sleeps_release_their_task() {
     }
     assert_eq!(drops.load(SeqCst), 100);
     assert_eq!(rt.handle().alive_tasks(), 0);
+}
+
+#[test]
+fn interval_ticks_on_schedule_and_bursts_after_a_stall() {
+    use spool_executor::time::{MissedTickBehavior, interval};
+    let rt = spool_executor::Builder::new().procs(2).build().unwrap();
+    rt.block_on(async {
+        let period = Duration::from_millis(5);
+        let mut iv = interval(period);
+        let first = iv.tick().await;
+        for k in 1..=3u32 {
+            let t = iv.tick().await;
+            assert_eq!(t, first + period * k, "tick {k} keeps the schedule");
+            assert!(spool_executor::time::Instant::now() >= t, "never early");
+        }
+        // Stall past two deadlines: Burst catches up at once, on schedule.
+        std::thread::sleep(period * 3);
+        let t = iv.tick().await;
+        assert_eq!(t, first + period * 4);
+        // Skip jumps to the next deadline after now.
+        iv.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        std::thread::sleep(period * 3);
+        let _late = iv.tick().await;
+        let next = iv.tick().await;
+        assert!(
+            next > first + period * 6,
+            "missed ticks skipped: {:?}",
+            next - first
+        );
+    });
 }

@@ -222,3 +222,8 @@ macro_rules! owned_halves {
 pub mod tcp {
     owned_halves!(TcpStream, std::net::SocketAddr);
 }
+
+/// Unix streams' owned halves (`spool::net::unix`).
+pub mod unix {
+    owned_halves!(UnixStream, std::os::unix::net::SocketAddr);
+}

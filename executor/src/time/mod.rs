@@ -1,4 +1,4 @@
-//! Timers: `sleep`, `sleep_until`, `timeout`, and the `Instant` they use.
+//! Timers: `sleep`, `sleep_until`, `timeout`, `interval`, and the `Instant` they use.
 //!
 //! A `Sleep` registers (on first `Pending` poll) an `Entry`
 //! in the timer heap of the P it runs on; the P's M wakes it when the
@@ -8,6 +8,9 @@
 //! entry leaves the heap at its deadline).
 
 pub(crate) mod heap;
+mod interval;
+
+pub use interval::{Interval, MissedTickBehavior, interval, interval_at};
 
 use std::fmt;
 use std::future::Future;
@@ -105,6 +108,23 @@ impl Sleep {
     /// ```
     pub fn is_elapsed(&self) -> bool {
         Instant::now() >= self.deadline
+    }
+
+    /// Moves the deadline (tokio's `Sleep::reset`): the old timer entry is
+    /// cancelled, the next poll registers the new one.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use spool_executor::time::{Instant, sleep};
+    /// let mut s = sleep(Duration::from_secs(3600));
+    /// let soon = Instant::now() + Duration::from_millis(1);
+    /// s.reset(soon);
+    /// assert_eq!(s.deadline(), soon);
+    /// spool_executor::Runtime::new().unwrap().block_on(s);
+    /// ```
+    pub fn reset(&mut self, deadline: Instant) {
+        self.cancel();
+        self.deadline = deadline;
     }
 
     fn register(&mut self, cx: &Context<'_>) {
