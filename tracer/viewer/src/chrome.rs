@@ -6,8 +6,11 @@
 //! slice per task run, plus a "STW" and a "GC" track; process 2 "user
 //! regions" has one track per task with its regions (which nest, being
 //! LIFO per task); user tasks are async ("b"/"e") events. Flow arrows
-//! ("s" at the waker's running slice, "f" with `bp:"e"` at the woken
-//! task's next slice) connect waker and wakee.
+//! ("s" at the waker's running slice, "f" at the start of the woken
+//! task's next slice, which it binds to) connect waker and wakee (wakes, not spawns). A run's
+//! slice is named by its spawn site (function and `file:line`, the file's
+//! base name) prefixed with the task id (`G12 worker{…} demo.rs:85`): the export stays
+//! under 10x the trace's size (docs/viewer.md).
 //!
 //! Invariants: slices on one track never partially overlap (P slices are
 //! disjoint by construction; regions are nested per task); a flow end is
@@ -16,6 +19,7 @@
 use std::io::{self, Write};
 
 use crate::analysis::{Model, NO_INDEX, Range};
+use crate::names;
 
 /// JSON string literal for `s` (escapes quotes, control chars and `<`).
 pub fn json_str(s: &str) -> String {
@@ -43,8 +47,15 @@ fn us(m: &Model, t: u64) -> String {
     dur(t.saturating_sub(m.t0))
 }
 
+/// Microseconds with up to three decimals, trailing zeros dropped (`12.3`, `7`).
 fn dur(d: u64) -> String {
-    format!("{}.{:03}", d / 1000, d % 1000)
+    let (us, ns) = (d / 1000, d % 1000);
+    match ns {
+        0 => format!("{us}"),
+        n if n % 100 == 0 => format!("{us}.{}", n / 100),
+        n if n % 10 == 0 => format!("{us}.{:02}", n / 10),
+        n => format!("{us}.{n:03}"),
+    }
 }
 
 /// A complete ("X") slice for a labeled range on track `pid`/`tid`.
@@ -65,7 +76,7 @@ pub fn write(m: &Model, w: &mut impl Write) -> io::Result<()> {
     let mut first = true;
     let mut ev = |w: &mut dyn Write, s: String| -> io::Result<()> {
         if !first {
-            w.write_all(b",\n")?;
+            w.write_all(b",")?;
         }
         first = false;
         w.write_all(s.as_bytes())
@@ -87,8 +98,9 @@ pub fn write(m: &Model, w: &mut impl Write) -> io::Result<()> {
         ev(
             w,
             format!(
-                r#"{{"ph":"M","pid":1,"tid":{},"name":"thread_name","args":{{"name":"P{}"}}}}"#,
-                p.id, p.id
+                r#"{{"ph":"M","pid":1,"tid":{},"name":"thread_name","args":{{"name":{}}}}}"#,
+                p.id,
+                json_str(&names::proc_name(p))
             ),
         )?;
     }
@@ -123,30 +135,46 @@ pub fn write(m: &Model, w: &mut impl Write) -> io::Result<()> {
         let (p, s, e) = *r.get(i.checked_sub(1)?)?;
         (s <= wk.time && wk.time <= e).then_some((p, wk.time))
     };
+    // Slice names: "G<id> " + the spawn site's display name (computed once
+    // per site, already JSON-quoted: the id goes after the opening quote).
+    let mut site_names: std::collections::HashMap<u32, String> = std::collections::HashMap::new();
+    for t in &m.tasks {
+        site_names.entry(t.site).or_insert_with(|| {
+            if names::is_runtime_task(t.id) {
+                String::from("runtime\"")
+            } else {
+                json_str(&names::compact(&names::site_name(m.str(t.site)))).replace("\\u003c", "<")
+                    [1..]
+                    .to_string()
+            }
+        });
+    }
     for p in &m.procs {
         for s in &p.spans {
             let t = &m.tasks[s.task as usize];
-            let name = format!("G{} {}", t.id, m.str(t.site));
             ev(
                 w,
                 format!(
-                    r#"{{"ph":"X","pid":1,"tid":{},"ts":{},"dur":{},"name":{},"cat":"task","args":{{"task":{},"site":{}}}}}"#,
+                    r#"{{"ph":"X","pid":1,"tid":{},"ts":{},"dur":{},"name":"{}{}}}"#,
                     p.id,
                     us(m, s.start),
                     dur(s.end - s.start),
-                    json_str(&name),
-                    t.id,
-                    json_str(m.str(t.site))
+                    if names::is_runtime_task(t.id) {
+                        String::new()
+                    } else {
+                        format!("G{} ", t.id)
+                    },
+                    site_names[&t.site],
                 ),
             )?;
-            if s.wake != NO_INDEX {
+            // Flows for wakes only: spawns would cost two events per task.
+            if s.wake != NO_INDEX && !m.wakes[s.wake as usize].spawn {
                 if let Some((wp, wt)) = waker_slice(s.wake) {
-                    let wk = &m.wakes[s.wake as usize];
-                    let label = if wk.spawn { "spawn" } else { "wake" };
+                    let label = "wake";
                     ev(
                         w,
                         format!(
-                            r#"{{"ph":"s","pid":1,"tid":{wp},"ts":{},"id":{},"name":"{label}","cat":"wake"}}"#,
+                            r#"{{"ph":"s","pid":1,"tid":{wp},"ts":{},"id":{},"name":"{label}"}}"#,
                             us(m, wt),
                             s.wake
                         ),
@@ -154,7 +182,7 @@ pub fn write(m: &Model, w: &mut impl Write) -> io::Result<()> {
                     ev(
                         w,
                         format!(
-                            r#"{{"ph":"f","bp":"e","pid":1,"tid":{},"ts":{},"id":{},"name":"{label}","cat":"wake"}}"#,
+                            r#"{{"ph":"f","pid":1,"tid":{},"ts":{},"id":{},"name":"{label}"}}"#,
                             p.id,
                             us(m, s.start),
                             s.wake

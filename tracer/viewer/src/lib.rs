@@ -13,6 +13,7 @@
 //! - [`problems`]: the "problems" summary (long polls, latencies, deadlocks, panics, lost events).
 //! - [`util`]: P utilization over time and the minimum-mutator-utilization curve.
 //! - [`chrome`]: the Chrome Trace Event (Perfetto) export.
+//! - [`perfetto`]: the Perfetto native protobuf (TrackEvent) export.
 //! - [`proto`]: a minimal protobuf writer; [`pprof`] (feature `cli`): the
 //!   profiles as gzip-compressed pprof.
 //! - [`summary`] (feature `cli`): the terminal report.
@@ -29,6 +30,7 @@
 pub mod analysis;
 pub mod chrome;
 pub mod names;
+pub mod perfetto;
 #[cfg(feature = "cli")]
 pub mod pprof;
 pub mod problems;

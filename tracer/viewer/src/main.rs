@@ -6,7 +6,7 @@
 //! spool-trace html FILE -o out.html        # self-contained page, works from file://
 //! spool-trace summary FILE                 # terminal tables
 //! spool-trace pprof --kind net|sync|syscall|sched FILE -o out.pb.gz
-//! spool-trace export FILE --format chrome-json -o out.json
+//! spool-trace export FILE --format chrome-json|perfetto -o out
 //! spool-trace check FILE                   # validate; non-zero exit with reason and byte offset
 //! ```
 //!
@@ -19,7 +19,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use spool_trace::read::{ErrorKind, TraceReader, order::Orderer};
-use spool_trace::{analysis, chrome, pprof, profile, server, summary, web};
+use spool_trace::{analysis, chrome, perfetto, pprof, profile, server, summary, web};
 
 #[derive(Parser)]
 #[command(
@@ -122,6 +122,8 @@ impl Kind {
 enum Format {
     /// Chrome Trace Event Format (Perfetto, chrome://tracing).
     ChromeJson,
+    /// Perfetto's native protobuf (TrackEvent, flows for wakes): ui.perfetto.dev, trace_processor.
+    Perfetto,
 }
 
 fn main() -> ExitCode {
@@ -259,11 +261,15 @@ fn run(cmd: Cmd) -> Result<ExitCode, String> {
         }
         Cmd::Export {
             file,
-            format: Format::ChromeJson,
+            format,
             output,
         } => {
             let m = model(&file)?;
-            write_file(&output, |w| chrome::write(&m, &mut BufWriter::new(w)))?;
+            let name = display_name(&file);
+            write_file(&output, |w| match format {
+                Format::ChromeJson => chrome::write(&m, &mut BufWriter::new(w)),
+                Format::Perfetto => perfetto::write(&m, &name, w),
+            })?;
             eprintln!("spool-trace: wrote {}", output.display());
             Ok(ExitCode::SUCCESS)
         }

@@ -133,6 +133,22 @@ pub fn site_name(label: &str) -> String {
     trim_left(&name, MAX_NAME)
 }
 
+/// A site name with its file's directories dropped, for narrow labels:
+/// `worker{…} examples/demo.rs:85` -> `worker{…} demo.rs:85`.
+///
+/// ```
+/// assert_eq!(spool_trace::names::compact("worker{…} examples/demo.rs:85"), "worker{…} demo.rs:85");
+/// assert_eq!(spool_trace::names::compact("runtime"), "runtime");
+/// ```
+pub fn compact(name: &str) -> String {
+    match name.rsplit_once(' ') {
+        Some((f, loc)) if loc.contains(':') => {
+            format!("{f} {}", loc.rsplit('/').next().unwrap_or(loc))
+        }
+        _ => name.to_string(),
+    }
+}
+
 /// Whether task id `id` is spool's runtime pseudo-task.
 pub fn is_runtime_task(id: u64) -> bool {
     id == RUNTIME_TASK_ID

@@ -3,7 +3,8 @@
 //! pprof and Perfetto exports. Messages are built inside out: a nested
 //! message is encoded into its own buffer and written as bytes.
 //!
-//! Invariant: every method appends exactly one well-formed field.
+//! Invariant: every method appends exactly one well-formed field (except
+//! [`Msg::packed`] with no values, which appends nothing).
 
 /// An encoded message under construction.
 ///
@@ -61,6 +62,13 @@ impl Msg {
     /// An int64 field (two's complement varint, as protobuf encodes `int64`).
     pub fn int(&mut self, field: u32, v: i64) -> &mut Self {
         self.uint(field, v as u64)
+    }
+
+    /// A `fixed64` field (8 little-endian bytes).
+    pub fn fixed64(&mut self, field: u32, v: u64) -> &mut Self {
+        self.tag(field, 1);
+        self.buf.extend_from_slice(&v.to_le_bytes());
+        self
     }
 
     /// A length-delimited field (bytes, string, nested message).
