@@ -26,8 +26,12 @@ pub use spool_executor::{io, net, signal};
 pub mod trace {
     // Starting and stopping a trace, under the runtime's stop-the-world.
     pub use spool_executor::trace_ctl::{
-        ENV_VAR, Lost, TraceError, TraceSummary, flush, is_tracing, lost, start, start_file,
-        start_on, stop,
+        ENV_VAR, Lost, TraceError, TraceSummary, bytes_written, flush, is_tracing, lost, start,
+        start_file, start_on, stop,
+    };
+    // Always-on tracing: the flight recorder, its dumps and triggers.
+    pub use spool_executor::trace_ctl::{
+        Cause, FlightRecorder, FlightRecorderConfig, Triggers, flight,
     };
     // User annotations and heap accounting.
     pub use spool_tracer::alloc::CountingAlloc;

@@ -26,6 +26,7 @@
 #![warn(missing_docs)]
 
 mod context;
+mod flight;
 #[cfg(feature = "hyper")]
 pub mod hyper;
 pub mod io;

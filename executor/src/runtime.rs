@@ -181,7 +181,10 @@ impl Builder {
             }
         }
         crate::trace_ctl::on_build(&handle);
-        Ok(Runtime { handle, threads })
+        let rt = Runtime { handle, threads };
+        // Dropping `rt` on an error shuts the runtime down again.
+        crate::flight::on_build(&rt.handle)?;
+        Ok(rt)
     }
 }
 
@@ -324,6 +327,7 @@ impl Runtime {
         }
         shared.drain();
         crate::trace_ctl::on_shutdown(&self.handle);
+        crate::flight::on_shutdown(&self.handle);
     }
 }
 

@@ -23,8 +23,21 @@ use std::sync::{Arc, Mutex, PoisonError};
 use spool_tracer::control::{self, StatusAtStart};
 use spool_tracer::hooks;
 
+pub use crate::flight::FlightRecorder;
 pub use spool_tracer::TraceSummary;
-pub use spool_tracer::control::{ENV_VAR, Lost, TraceError, flush, is_tracing, lost};
+pub use spool_tracer::control::{
+    ENV_VAR, Lost, TraceError, bytes_written, flush, is_tracing, lost,
+};
+pub use spool_tracer::flight::{Cause, FlightRecorderConfig, Triggers};
+
+/// Flight-recorder triggers and constants (`spool::trace::flight`): the
+/// entry points the runtime's reports call, and the SLO hook.
+pub mod flight {
+    pub use spool_tracer::flight::{
+        Cause, DEFAULT_MAX_BYTES, DEFAULT_MIN_AGE, ENV_BYTES, ENV_DIR, ENV_MIN_AGE, ENV_TRIGGERS,
+        MIN_MAX_BYTES, Triggers, active, dump_if, trigger,
+    };
+}
 
 use crate::runtime::Handle;
 use crate::task::TaskStatus;
@@ -32,7 +45,7 @@ use crate::task::TaskStatus;
 /// The runtime that started the `SPOOL_TRACE` trace (its `Shared` address).
 static ENV_OWNER: Mutex<Option<usize>> = Mutex::new(None);
 
-fn runtime_key(handle: &Handle) -> usize {
+pub(crate) fn runtime_key(handle: &Handle) -> usize {
     Arc::as_ptr(&handle.shared) as usize
 }
 
@@ -75,9 +88,7 @@ pub fn start_file(path: impl AsRef<Path>) -> Result<(), TraceError> {
     let path = path.as_ref();
     match Handle::try_current() {
         Some(h) => h.stop_the_world("start trace", || {
-            switched(control::start_file(path))?;
-            after_start(&h);
-            Ok(())
+            switched(control::start_file_with(path, || after_start(&h)))
         }),
         None => switched(control::start_file(path)),
     }
@@ -90,23 +101,22 @@ pub fn start_file(path: impl AsRef<Path>) -> Result<(), TraceError> {
 /// As [`start`].
 pub fn start_on(handle: &Handle, writer: impl Write + Send + 'static) -> Result<(), TraceError> {
     handle.stop_the_world("start trace", || {
-        switched(control::start(writer))?;
-        after_start(handle);
-        Ok(())
+        switched(control::start_with(writer, || after_start(handle)))
     })
 }
 
 /// Passes `r` through after telling every runtime's Ms to re-read the
 /// tracing flag, which `r`'s call may just have changed: they run a
 /// scheduling loop compiled for tracing on or off (`sched/worker.rs`).
-fn switched<T>(r: T) -> T {
+pub(crate) fn switched<T>(r: T) -> T {
     crate::sched::table::trace_switched();
     r
 }
 
-/// With the world stopped and tracing just enabled: statuses of the live
-/// tasks, the number of Ps, and the opening of the `start trace` range.
-fn after_start(handle: &Handle) {
+/// With the world stopped and tracing just enabled (or a trace joining a
+/// flight recorder's recording): statuses of the live tasks, the number of
+/// Ps, and the opening of the `start trace` range.
+pub(crate) fn after_start(handle: &Handle) {
     handle.for_each_task(|t| {
         let status = match t.status {
             TaskStatus::Runnable => StatusAtStart::Runnable,

@@ -107,6 +107,12 @@ impl Arena {
         })
     }
 
+    /// Bytes mapped from the OS for this arena (every block, spare ones
+    /// included): the memory it holds.
+    pub(crate) fn mapped_bytes(&self) -> usize {
+        self.region.stats().bytes_reserved
+    }
+
     /// Releases everything handed out since the last reset, keeping the
     /// memory mapped for the next generation (`RegionAlloc::recycle`: the
     /// used bytes are zeroed, so batches still start zero-filled).

@@ -236,6 +236,9 @@ pub(crate) struct Sealed {
 // SAFETY: as for `Batch`: the bytes are owned by the generation's arena we
 // hold an `Arc` to, and nobody writes them after sealing.
 unsafe impl Send for Sealed {}
+// SAFETY: shared access only reads the sealed bytes, which nobody writes
+// after sealing (a flight recorder's window and a dump read them at once).
+unsafe impl Sync for Sealed {}
 
 impl Sealed {
     /// The encoded batch, header included.

@@ -7,16 +7,23 @@
 //! first seen in a later generation is introduced or dropped by the rules in
 //! `record.rs`).
 //!
-//! Invariants: at most one trace is recorded at a time (`SESSION`); `start`
-//! fully publishes the first generation before setting the enabled flag; `stop`
-//! clears the flag and the generation, then lets the writer collect every M.
+//! Invariants: at most one recording runs at a time (`SESSION`), feeding at
+//! most one sink (`start`/`stop`) and one flight recorder's window
+//! (`flight.rs`); it runs while either is attached. Starting the recording
+//! fully publishes the first generation before setting the enabled flag;
+//! detaching the last consumer clears the flag and the generation, then
+//! lets the writer collect every M. A consumer that joins a running
+//! recording is attached by the writer at a generation boundary
+//! (`writer::Change`); a sink that joins holds the writer's flips until
+//! the joiner's status callback has run, so the statuses it writes land in
+//! the sink's first generation.
 
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 
 use crate::arena::Arena;
@@ -26,8 +33,9 @@ use crate::hooks::{self, GoTraceState, ProcTraceState};
 use crate::inbox::{FLUSHED, INBOX, INBOX_READY};
 use crate::publish::{BASE_GEN, CURRENT, ENABLED, GEN, LAST_GEN};
 use crate::record;
+use crate::ring::Ring;
 use crate::vocab::lock;
-use crate::writer::{Sink, TraceSummary, WriteFailure, Writer};
+use crate::writer::{CHANGES, Change, Sink, TraceSummary, Writer, WriterResult};
 
 pub use crate::record::{FOREIGN_PROC_ID, RUNTIME_PROC_ID, RUNTIME_TASK_ID};
 pub use crate::vocab::StatusAtStart;
@@ -40,9 +48,13 @@ pub const ENV_VAR: &str = "SPOOL_TRACE";
 /// positive times.
 const TICK_MARGIN: u64 = 1 << 20;
 
-/// The trace being recorded.
+/// The recording and its consumers.
 struct Session {
-    writer: JoinHandle<Result<TraceSummary, WriteFailure>>,
+    writer: JoinHandle<WriterResult>,
+    /// A sink (`start`) is attached.
+    sink: bool,
+    /// A flight recorder's window is attached.
+    ring: Option<Arc<Ring>>,
 }
 
 static SESSION: Mutex<Option<Session>> = Mutex::new(None);
@@ -74,6 +86,10 @@ pub enum TraceError {
     },
     /// The writer thread could not be started or panicked.
     Writer(String),
+    /// A flight recorder is already running (at most one at a time, as in Go).
+    RecorderAlreadyStarted,
+    /// A flight recorder's configuration cannot work; the text says why.
+    Config(String),
 }
 
 impl fmt::Display for TraceError {
@@ -104,6 +120,10 @@ impl fmt::Display for TraceError {
                 "spool trace: writing the trace failed: {source} (the first {complete_bytes} bytes hold {generations} complete generation(s))"
             ),
             TraceError::Writer(m) => write!(f, "spool trace: writer thread: {m}"),
+            TraceError::RecorderAlreadyStarted => {
+                write!(f, "spool trace: a flight recorder is already running")
+            }
+            TraceError::Config(m) => write!(f, "spool trace: flight recorder: {m}"),
         }
     }
 }
@@ -146,7 +166,29 @@ impl From<TraceError> for io::Error {
 /// assert!(summary.bytes >= 16); // at least the header
 /// ```
 pub fn start(writer: impl Write + Send + 'static) -> Result<(), TraceError> {
-    start_sink(Sink::Writer(Box::new(writer)))
+    start_with(writer, || {})
+}
+
+/// [`start`], then `statuses` right after the trace is on and before its
+/// first generation can end: the executor writes the statuses of its live
+/// tasks there ([`task_status`]). When a flight recorder is recording
+/// already, the trace joins that recording at a generation boundary and
+/// `statuses` makes the trace's first generation self-contained.
+///
+/// # Errors
+/// As [`start`].
+///
+/// ```
+/// use spool_tracer::control;
+/// control::start_with(std::io::sink(), || { /* control::task_status(..) */ }).unwrap();
+/// control::stop().unwrap();
+/// ```
+pub fn start_with(
+    writer: impl Write + Send + 'static,
+    statuses: impl FnOnce(),
+) -> Result<(), TraceError> {
+    let mut session = lock(&SESSION);
+    attach_sink(&mut session, Sink::Writer(Box::new(writer)), statuses)
 }
 
 /// Starts recording a trace into a new file at `path` (truncated if it
@@ -157,27 +199,80 @@ pub fn start(writer: impl Write + Send + 'static) -> Result<(), TraceError> {
 /// [`TraceError::Open`] naming the path if the file cannot be created, and
 /// the errors of [`start`].
 pub fn start_file(path: impl AsRef<Path>) -> Result<(), TraceError> {
+    start_file_with(path, || {})
+}
+
+/// [`start_file`] with the `statuses` callback of [`start_with`].
+///
+/// # Errors
+/// As [`start_file`].
+pub fn start_file_with(path: impl AsRef<Path>, statuses: impl FnOnce()) -> Result<(), TraceError> {
     let path = path.as_ref().to_path_buf();
     let mut session = lock(&SESSION);
-    if session.is_some() {
+    if session.as_ref().is_some_and(|s| s.sink) {
         return Err(TraceError::AlreadyStarted);
     }
     let file = File::create(&path).map_err(|source| TraceError::Open {
         path: path.clone(),
         source,
     })?;
-    start_locked(&mut session, Sink::File { file, path })
+    attach_sink(&mut session, Sink::File { file, path }, statuses)
 }
 
-fn start_sink(sink: Sink) -> Result<(), TraceError> {
-    let mut session = lock(&SESSION);
-    if session.is_some() {
-        return Err(TraceError::AlreadyStarted);
+/// Attaches `sink` to the recording, starting one if none runs.
+fn attach_sink(
+    session: &mut Option<Session>,
+    sink: Sink,
+    statuses: impl FnOnce(),
+) -> Result<(), TraceError> {
+    match session {
+        None => start_locked(session, Some(sink), None, statuses),
+        Some(s) if s.sink => Err(TraceError::AlreadyStarted),
+        Some(s) => {
+            if !hooks::enabled() {
+                return Err(TraceError::Writer(
+                    "the recording stopped after an error".into(),
+                ));
+            }
+            // A stop-the-world range this thread has open (the executor
+            // joins under one) ends before the boundary: `statuses` opens
+            // it again after, so both consumers see whole ranges.
+            record::stw_end();
+            // Joins at a generation boundary; the writer holds flips until
+            // `release_hold`, so the statuses land in the sink's first one.
+            request_change(Change::AttachSink(sink));
+            s.sink = true;
+            statuses();
+            release_hold();
+            Ok(())
+        }
     }
-    start_locked(&mut session, sink)
 }
 
-fn start_locked(session: &mut Option<Session>, sink: Sink) -> Result<(), TraceError> {
+/// Queues a consumer change and waits until the writer applied it.
+fn request_change(c: Change) {
+    lock(&CHANGES).push_back(c);
+    let mut inbox = lock(&INBOX);
+    inbox.changes_requested += 1;
+    let target = inbox.changes_requested;
+    INBOX_READY.notify_all();
+    while inbox.changes_done < target {
+        inbox = FLUSHED.wait(inbox).unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+/// Lets the writer flip generations again after a sink joined.
+fn release_hold() {
+    lock(&INBOX).held = false;
+    INBOX_READY.notify_all();
+}
+
+fn start_locked(
+    session: &mut Option<Session>,
+    sink: Option<Sink>,
+    ring: Option<Arc<Ring>>,
+    statuses: impl FnOnce(),
+) -> Result<(), TraceError> {
     clock::init();
     {
         // Leftovers of an earlier trace (a thread that exited after it stopped).
@@ -185,14 +280,18 @@ fn start_locked(session: &mut Option<Session>, sink: Sink) -> Result<(), TraceEr
         inbox.batches.clear();
         inbox.stop = false;
         inbox.flushes_done = inbox.flush_requested;
+        inbox.changes_done = inbox.changes_requested;
+        inbox.held = false;
     }
+    lock(&CHANGES).clear();
     record::reset_for_trace();
     let global = LAST_GEN.fetch_add(1, Ordering::Relaxed) + 1;
     // File times count from shortly before the trace started (margin for
     // clock skew between cores; see `Generation::file_time`).
     let tick_base = clock::now().saturating_sub(TICK_MARGIN);
     let first = Arc::new(Generation::new(global, 1, tick_base, Arena::new()));
-    let writer = Writer::new(sink, first.clone(), Calibration::take());
+    let has_sink = sink.is_some();
+    let writer = Writer::new(sink, ring.clone(), first.clone(), Calibration::take());
     BASE_GEN.store(global, Ordering::Relaxed);
     {
         let mut cur = lock(&CURRENT);
@@ -200,6 +299,9 @@ fn start_locked(session: &mut Option<Session>, sink: Sink) -> Result<(), TraceEr
         // Publish the first generation (pairs with the Acquire in a section).
         GEN.store(global, Ordering::Release);
     }
+    ENABLED.store(true, Ordering::Relaxed);
+    // Before the writer runs, so no flip can come first.
+    statuses();
     let handle = std::thread::Builder::new()
         .name("spool-trace-writer".into())
         .spawn(move || writer.run());
@@ -210,9 +312,55 @@ fn start_locked(session: &mut Option<Session>, sink: Sink) -> Result<(), TraceEr
             return Err(TraceError::Writer(format!("cannot spawn: {e}")));
         }
     };
-    ENABLED.store(true, Ordering::Relaxed);
-    *session = Some(Session { writer: handle });
+    *session = Some(Session {
+        writer: handle,
+        sink: has_sink,
+        ring,
+    });
     Ok(())
+}
+
+/// Attaches a flight recorder's window to the recording, starting one
+/// (and calling `statuses` as [`start_with`] does) if none runs.
+pub(crate) fn attach_ring(ring: Arc<Ring>, statuses: impl FnOnce()) -> Result<(), TraceError> {
+    let mut session = lock(&SESSION);
+    match &mut *session {
+        None => start_locked(&mut session, None, Some(ring), statuses),
+        Some(s) if s.ring.is_some() => Err(TraceError::RecorderAlreadyStarted),
+        Some(s) => {
+            if !hooks::enabled() {
+                return Err(TraceError::Writer(
+                    "the trace being recorded stopped after an error; stop it first".into(),
+                ));
+            }
+            request_change(Change::AttachRing(ring.clone()));
+            s.ring = Some(ring);
+            Ok(())
+        }
+    }
+}
+
+/// Detaches `ring` (if it is the attached window), ending the recording
+/// if no sink is attached.
+pub(crate) fn detach_ring(ring: &Arc<Ring>) {
+    let mut session = lock(&SESSION);
+    let Some(s) = &mut *session else { return };
+    if !s.ring.as_ref().is_some_and(|r| Arc::ptr_eq(r, ring)) {
+        return;
+    }
+    if s.sink {
+        request_change(Change::DetachRing);
+        s.ring = None;
+        return;
+    }
+    let s = session.take().expect("checked above");
+    drop(session);
+    let _ = end_recording(s);
+}
+
+/// Whether a flight recorder's window is attached.
+pub(crate) fn ring_attached() -> bool {
+    lock(&SESSION).as_ref().is_some_and(|s| s.ring.is_some())
 }
 
 /// Clears the enabled flag and the current generation.
@@ -225,29 +373,64 @@ fn disable() {
 }
 
 /// Stops the trace, writes its last generation and waits until the sink has
-/// it all. Closes a stop-the-world range the calling thread opened.
+/// it all. Closes a stop-the-world range the calling thread opened. A
+/// flight recorder recording at the same time goes on.
 ///
 /// # Errors
 /// [`TraceError::NotStarted`] if no trace is being recorded;
 /// [`TraceError::Write`] with the first write error if writing failed
 /// (tracing stopped at that point; see [`start_file`] for what the file holds).
 pub fn stop() -> Result<TraceSummary, TraceError> {
-    let session = lock(&SESSION).take().ok_or(TraceError::NotStarted)?;
+    let mut session = lock(&SESSION);
+    if !session.as_ref().is_some_and(|s| s.sink) {
+        return Err(TraceError::NotStarted);
+    }
     record::stw_end();
+    if session.as_ref().is_some_and(|s| s.ring.is_some()) {
+        // The recorder keeps the recording: detach the sink only.
+        let (tx, rx) = mpsc::sync_channel(1);
+        request_change(Change::DetachSink(tx));
+        if let Some(s) = &mut *session {
+            s.sink = false;
+        }
+        drop(session);
+        return match rx.recv() {
+            Ok(r) => sink_result(Some(r)),
+            Err(_) => Err(TraceError::Writer(
+                "exited without the trace's result".into(),
+            )),
+        };
+    }
+    let s = session.take().expect("checked above");
+    drop(session);
+    sink_result(end_recording(s)?)
+}
+
+/// Ends the recording: clears the flag and the generation, lets the writer
+/// finish and returns what it gave the sink.
+fn end_recording(s: Session) -> Result<WriterResult, TraceError> {
     disable();
     {
         let mut inbox = lock(&INBOX);
         inbox.stop = true;
     }
     INBOX_READY.notify_all();
-    match session.writer.join() {
-        Ok(Ok(summary)) => Ok(summary),
-        Ok(Err(f)) => Err(TraceError::Write {
+    s.writer
+        .join()
+        .map_err(|_| TraceError::Writer("panicked".into()))
+}
+
+fn sink_result(r: WriterResult) -> Result<TraceSummary, TraceError> {
+    match r {
+        Some(Ok(summary)) => Ok(summary),
+        Some(Err(f)) => Err(TraceError::Write {
             source: f.error,
             complete_bytes: f.complete_bytes,
             generations: f.generations,
         }),
-        Err(_) => Err(TraceError::Writer("panicked".into())),
+        None => Err(TraceError::Writer(
+            "exited without the trace's result".into(),
+        )),
     }
 }
 
@@ -281,9 +464,17 @@ pub fn flush() -> Result<(), TraceError> {
 }
 
 /// Whether a trace is being recorded (started and not stopped; false after a
-/// write error even before `stop` collects it).
+/// write error even before `stop` collects it). Also true while only a
+/// flight recorder records.
 pub fn is_tracing() -> bool {
     hooks::enabled()
+}
+
+/// Trace bytes written to trace sinks (files and writers of [`start`])
+/// since the process started, file headers included. Flight-recorder dumps
+/// are not counted.
+pub fn bytes_written() -> u64 {
+    crate::writer::BYTES_WRITTEN.load(Ordering::Relaxed)
 }
 
 /// Starts tracing to the file named by `SPOOL_TRACE`, if set and non-empty.

@@ -268,6 +268,12 @@ impl Generation {
         out.extend_from_slice(payload);
     }
 
+    /// Bytes of memory the generation's arena has mapped (its blocks,
+    /// spare ones included).
+    pub(crate) fn mem_bytes(&self) -> usize {
+        self.arena.mapped_bytes()
+    }
+
     /// Takes the arena back for reuse: the tables, which point into it, are
     /// dropped first, then it is reset.
     pub(crate) fn into_arena(self) -> Arena {

@@ -20,6 +20,15 @@ pub(crate) struct Inbox {
     pub(crate) flush_requested: u64,
     /// Generation flips done for `flush` requests (waiters compare to it).
     pub(crate) flushes_done: u64,
+    /// Consumer changes (`writer::CHANGES`) queued and not yet applied.
+    pub(crate) changes_requested: u64,
+    /// Consumer changes applied (waiters compare to it; signalled on `FLUSHED`).
+    pub(crate) changes_done: u64,
+    /// Set by the writer when it attached a consumer that joined a running
+    /// trace, cleared by the joiner once it wrote the statuses the new
+    /// consumer's first generation needs: no generation flip happens while
+    /// it is set (`control::start_with`).
+    pub(crate) held: bool,
 }
 
 pub(crate) static INBOX: Mutex<Inbox> = Mutex::new(Inbox {
@@ -27,6 +36,9 @@ pub(crate) static INBOX: Mutex<Inbox> = Mutex::new(Inbox {
     stop: false,
     flush_requested: 0,
     flushes_done: 0,
+    changes_requested: 0,
+    changes_done: 0,
+    held: false,
 });
 /// Signalled by the writer when a requested flush is done (or it exits).
 pub(crate) static FLUSHED: Condvar = Condvar::new();

@@ -13,7 +13,9 @@
 //! - **User API**: [`control`] (start, stop, flush, `SPOOL_TRACE`),
 //!   [`annotate`] (user tasks, regions, logs, labels, GC phases),
 //!   [`layer`] (`tracing` spans as user tasks, feature `tracing`),
-//!   [`alloc`] (`CountingAlloc`, HeapAlloc reports).
+//!   [`alloc`] (`CountingAlloc`, HeapAlloc reports), [`flight`] (the flight
+//!   recorder, its dumps and triggers; `flight/repair.rs` completes a
+//!   dump's first generation).
 //! - **Seam**: [`hooks`], one function per event the executor causes.
 //! - **Recording**: `record` (the hook bodies: lazy statuses, pseudo-Ps and
 //!   pseudo-tasks, sequence numbers), `mstate` (per-M state and the
@@ -21,7 +23,8 @@
 //!   hand-off at generation flips), `seq` (per-task/per-P
 //!   sequence slots), `lost` (dropped-event counters).
 //! - **Output**: `writer` (the writer thread: generation flips, collection,
-//!   tables, write errors), `inbox` (sealed batches on their way to it),
+//!   tables, write errors, its consumers), `ring` (a flight recorder's
+//!   window of finished generations), `inbox` (sealed batches on their way to it),
 //!   `publish` (the enabled flag and the generation being recorded).
 //! - **Buffers**: `buf` (one M's batch and its encoding), `generation` (a
 //!   generation's string and stack tables), `arena` (a generation's memory,
@@ -36,6 +39,7 @@ mod arena;
 mod buf;
 mod clock;
 pub mod control;
+pub mod flight;
 mod generation;
 mod handoff;
 pub mod hooks;
@@ -47,6 +51,7 @@ mod lost;
 mod mstate;
 mod publish;
 mod record;
+mod ring;
 mod seq;
 mod slot;
 mod vocab;

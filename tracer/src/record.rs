@@ -468,6 +468,12 @@ pub(crate) fn procs_change(procs: u32) {
 
 pub(crate) fn stw_begin(kind: &str) {
     with_m(|m| {
+        if m.stw.get() == BASE_GEN.load(Ordering::Relaxed) {
+            // This thread's range is open in this recording already (a
+            // trace that joins a flight recorder's recording under
+            // stop-the-world restates the range the recording has).
+            return;
+        }
         if !m.running() && !runtime_enter(m) {
             return;
         }

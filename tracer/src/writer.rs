@@ -1,5 +1,18 @@
-//! The writer thread: appends sealed batches to the sink, flips generations,
-//! and writes each generation's tables and `Frequency`.
+//! The writer thread: appends sealed batches to its consumers, flips
+//! generations, and writes each generation's tables and `Frequency`.
+//!
+//! # Consumers
+//! One recording feeds up to two consumers, as Go's `traceMultiplexer`
+//! feeds `trace.Start`'s writer and the flight recorder: a [`Sink`] (the
+//! trace file or writer of `control::start`) and a flight recorder's
+//! window (`ring.rs`). Tracing is on while either is attached. A consumer
+//! attached or detached while the other runs changes at a generation
+//! boundary ([`Change`], applied right after a flip), so each receives
+//! whole generations: a sink that joins gets the file header, then the
+//! generations that follow; one that leaves gets the generation that was
+//! open when it asked. The window keeps every batch of a generation (not
+//! copied: the batches and the generation's arena move into it) and
+//! returns the arenas it evicts, which the writer reuses.
 //!
 //! # Generation flip (every [`GEN_PERIOD`] or [`GEN_MAX_BYTES`])
 //! 1. Open generation g+1 and publish it: under the `CURRENT` lock, replace the
@@ -23,15 +36,19 @@
 //! takes the buffer, which is simpler and checked by the loom model.
 //!
 //! # Errors
-//! The first failed write stops tracing (the enabled flag is cleared), prints
-//! one message on stderr, rolls a file sink back to the end of the last
-//! complete generation, and is returned by `stop()`. Later batches are dropped.
+//! The first failed write to the sink prints one message on stderr, rolls a
+//! file sink back to the end of the last complete generation, and is
+//! returned by `stop()`; later batches are not written to it. Without a
+//! flight recorder attached it also stops tracing (the enabled flag is
+//! cleared); with one, recording goes on for the recorder.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use spool_trace_wire::ev;
@@ -44,6 +61,7 @@ use crate::generation::Generation;
 use crate::inbox::{FLUSHED, INBOX, INBOX_READY};
 use crate::mstate;
 use crate::publish::{CURRENT, ENABLED, GEN, LAST_GEN};
+use crate::ring::{RawGen, Ring};
 use crate::vocab::lock;
 
 /// A generation lasts at most this long (Go's `defaultTraceAdvancePeriod`).
@@ -104,142 +122,85 @@ pub(crate) struct WriteFailure {
     pub(crate) generations: u64,
 }
 
-/// The writer thread's state.
-pub(crate) struct Writer {
+/// Trace bytes written to sinks since the process started (every trace,
+/// file headers included; `control::bytes_written`).
+pub(crate) static BYTES_WRITTEN: AtomicU64 = AtomicU64::new(0);
+
+/// A change of the writer's consumers, applied at a generation boundary.
+pub(crate) enum Change {
+    /// Attach a sink; the writer then holds flips until the joiner clears
+    /// `Inbox::held`.
+    AttachSink(Sink),
+    /// Detach the sink after the open generation; its result is sent back.
+    DetachSink(SyncSender<Result<TraceSummary, WriteFailure>>),
+    /// Attach a flight recorder's window.
+    AttachRing(Arc<Ring>),
+    /// Detach the window after the open generation.
+    DetachRing,
+}
+
+/// Consumer changes on their way to the writer (counted in
+/// `Inbox::changes_requested`).
+pub(crate) static CHANGES: Mutex<VecDeque<Change>> = Mutex::new(VecDeque::new());
+
+/// The sink and what it was given.
+struct SinkState {
     sink: Sink,
-    /// The generation being recorded.
-    generation: Arc<Generation>,
-    /// A reset arena ready for the next generation.
-    spare: Option<Arena>,
-    calibration: Calibration,
-    gen_started: Instant,
-    gen_bytes: usize,
-    /// Batches of the next generation that arrived during a flip.
-    later: Vec<Sealed>,
     summary: TraceSummary,
     /// End of the last complete generation in the sink.
     good_bytes: u64,
     error: Option<io::Error>,
 }
 
-impl Writer {
-    pub(crate) fn new(sink: Sink, generation: Arc<Generation>, calibration: Calibration) -> Self {
-        Writer {
+impl SinkState {
+    fn new(sink: Sink) -> SinkState {
+        let mut s = SinkState {
             sink,
-            generation,
-            spare: None,
-            calibration,
-            gen_started: Instant::now(),
-            gen_bytes: 0,
-            later: Vec::new(),
             summary: TraceSummary::default(),
             good_bytes: 0,
             error: None,
-        }
+        };
+        s.write(FILE_HEADER);
+        s.good_bytes = s.summary.bytes;
+        s
     }
 
-    /// The thread's main loop; returns what was written or the first error.
-    pub(crate) fn run(mut self) -> Result<TraceSummary, WriteFailure> {
-        mstate::with_m(|m| m.set_internal());
-        self.write(FILE_HEADER);
-        self.good_bytes = self.summary.bytes;
-        loop {
-            let (batches, stop, flushes) = self.wait();
-            for b in batches {
-                self.accept(b);
-            }
-            if stop {
-                self.finish_generation();
-                break;
-            }
-            let due = self.gen_started.elapsed() >= GEN_PERIOD || self.gen_bytes >= GEN_MAX_BYTES;
-            if due || flushes > 0 {
-                self.flip();
-            }
-            if flushes > 0 {
-                lock(&INBOX).flushes_done += flushes;
-                FLUSHED.notify_all();
-            }
-        }
-        {
-            // Release `flush` callers that raced with `stop`.
-            let mut inbox = lock(&INBOX);
-            inbox.flushes_done = inbox.flush_requested;
-        }
-        FLUSHED.notify_all();
-        if self.error.is_none() {
-            if let Err(e) = self.sink.out().flush() {
-                self.fail(e);
-            }
-        }
-        match self.error.take() {
-            Some(error) => Err(WriteFailure {
-                error,
-                complete_bytes: self.good_bytes,
-                generations: self.summary.generations,
-            }),
-            None => Ok(self.summary),
-        }
-    }
-
-    /// Waits for batches, a stop or flush request, or the end of the
-    /// generation period. Returns the batches, the stop flag and the number
-    /// of flush requests to serve.
-    fn wait(&mut self) -> (Vec<Sealed>, bool, u64) {
-        let deadline = self.gen_started + GEN_PERIOD;
-        let mut inbox = lock(&INBOX);
-        while inbox.batches.is_empty() && !inbox.stop && inbox.flush_requested == inbox.flushes_done
-        {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            inbox = INBOX_READY
-                .wait_timeout(inbox, left)
-                .map(|(g, _)| g)
-                .unwrap_or_else(|e| e.into_inner().0);
-        }
-        let flushes = inbox.flush_requested - inbox.flushes_done;
-        (inbox.batches.drain(..).collect(), inbox.stop, flushes)
-    }
-
-    /// Writes a batch of the current generation or keeps one of the next.
-    fn accept(&mut self, b: Sealed) {
-        let g = b.generation().global();
-        let cur = self.generation.global();
-        if g == cur {
-            self.gen_bytes += b.bytes().len();
-            self.summary.batches += 1;
-            self.write(b.bytes());
-        } else if g > cur {
-            self.later.push(b);
-        }
-        // Older: left over from a trace that already ended; dropped.
-    }
-
-    /// Appends bytes to the sink unless a write already failed.
-    fn write(&mut self, bytes: &[u8]) {
+    /// Appends bytes unless a write already failed; false on a new failure.
+    fn write(&mut self, bytes: &[u8]) -> bool {
         if self.error.is_some() {
-            return;
+            return true;
         }
         match self.sink.out().write_all(bytes) {
-            Ok(()) => self.summary.bytes += bytes.len() as u64,
-            Err(e) => self.fail(e),
+            Ok(()) => {
+                self.summary.bytes += bytes.len() as u64;
+                BYTES_WRITTEN.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                true
+            }
+            Err(e) => {
+                self.fail(e);
+                false
+            }
         }
     }
 
-    /// Stops tracing after a write error (once).
+    /// Ends a generation: flushes and counts it.
+    fn end_generation(&mut self) -> bool {
+        if self.error.is_some() {
+            return true;
+        }
+        if let Err(e) = self.sink.out().flush() {
+            self.fail(e);
+            return false;
+        }
+        self.summary.generations += 1;
+        self.good_bytes = self.summary.bytes;
+        true
+    }
+
+    /// Records the first write error, reports it once and cuts a file
+    /// back to its last complete generation.
     #[cold]
     fn fail(&mut self, e: io::Error) {
-        if self.error.is_some() {
-            return;
-        }
-        ENABLED.store(false, Ordering::Relaxed);
-        {
-            let mut cur = lock(&CURRENT);
-            *cur = None;
-            GEN.store(0, Ordering::Release);
-        }
         let generations = self.summary.generations;
         let kept = match &mut self.sink {
             Sink::File { file, .. } => match file.set_len(self.good_bytes) {
@@ -262,6 +223,202 @@ impl Writer {
             self.sink.describe()
         );
         self.error = Some(e);
+    }
+
+    /// Flushes the sink and gives its result.
+    fn finish(mut self) -> Result<TraceSummary, WriteFailure> {
+        if self.error.is_none() {
+            if let Err(e) = self.sink.out().flush() {
+                self.fail(e);
+            }
+        }
+        match self.error.take() {
+            Some(error) => Err(WriteFailure {
+                error,
+                complete_bytes: self.good_bytes,
+                generations: self.summary.generations,
+            }),
+            None => Ok(self.summary),
+        }
+    }
+}
+
+/// What the writer thread returns: the result of the sink attached when
+/// it stopped, if any.
+pub(crate) type WriterResult = Option<Result<TraceSummary, WriteFailure>>;
+
+/// The writer thread's state.
+pub(crate) struct Writer {
+    sink: Option<SinkState>,
+    ring: Option<Arc<Ring>>,
+    /// The generation being recorded.
+    generation: Arc<Generation>,
+    /// A reset arena ready for the next generation.
+    spare: Option<Arena>,
+    calibration: Calibration,
+    gen_started: Instant,
+    gen_bytes: usize,
+    /// Batches of the current generation kept for the window.
+    kept: Vec<Sealed>,
+    /// Batches of the next generation that arrived during a flip.
+    later: Vec<Sealed>,
+}
+
+impl Writer {
+    pub(crate) fn new(
+        sink: Option<Sink>,
+        ring: Option<Arc<Ring>>,
+        generation: Arc<Generation>,
+        calibration: Calibration,
+    ) -> Self {
+        Writer {
+            sink: sink.map(SinkState::new),
+            ring,
+            generation,
+            spare: None,
+            calibration,
+            gen_started: Instant::now(),
+            gen_bytes: 0,
+            kept: Vec::new(),
+            later: Vec::new(),
+        }
+    }
+
+    /// The thread's main loop; returns what the sink attached at the end
+    /// was given.
+    pub(crate) fn run(mut self) -> WriterResult {
+        mstate::with_m(|m| m.set_internal());
+        loop {
+            let w = self.wait();
+            for b in w.batches {
+                self.accept(b);
+            }
+            if w.stop {
+                self.finish_generation();
+                break;
+            }
+            let due = self.gen_started.elapsed() >= GEN_PERIOD || self.gen_bytes >= GEN_MAX_BYTES;
+            // While a joiner holds flips, flushes and changes wait.
+            let changes = if w.held { 0 } else { w.changes };
+            if !w.held && (due || w.flushes > 0 || changes > 0) {
+                self.flip();
+            }
+            if changes > 0 {
+                let held = self.apply_changes();
+                let mut inbox = lock(&INBOX);
+                inbox.changes_done += changes;
+                inbox.held |= held;
+                drop(inbox);
+                FLUSHED.notify_all();
+            }
+            if w.flushes > 0 && !w.held {
+                lock(&INBOX).flushes_done += w.flushes;
+                FLUSHED.notify_all();
+            }
+        }
+        {
+            // Release `flush` callers and consumer changes that raced with `stop`.
+            let mut inbox = lock(&INBOX);
+            inbox.flushes_done = inbox.flush_requested;
+            inbox.changes_done = inbox.changes_requested;
+            inbox.held = false;
+        }
+        lock(&CHANGES).clear();
+        FLUSHED.notify_all();
+        self.sink.take().map(SinkState::finish)
+    }
+
+    /// Waits for batches, a stop, flush or consumer-change request, or the
+    /// end of the generation period (not while a joiner holds flips).
+    fn wait(&mut self) -> Wake {
+        let deadline = self.gen_started + GEN_PERIOD;
+        let mut inbox = lock(&INBOX);
+        while inbox.batches.is_empty()
+            && !inbox.stop
+            && (inbox.held
+                || (inbox.flush_requested == inbox.flushes_done
+                    && inbox.changes_requested == inbox.changes_done))
+        {
+            if inbox.held {
+                inbox = INBOX_READY.wait(inbox).unwrap_or_else(|e| e.into_inner());
+                continue;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            inbox = INBOX_READY
+                .wait_timeout(inbox, left)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+        Wake {
+            flushes: inbox.flush_requested - inbox.flushes_done,
+            changes: inbox.changes_requested - inbox.changes_done,
+            held: inbox.held,
+            stop: inbox.stop,
+            batches: inbox.batches.drain(..).collect(),
+        }
+    }
+
+    /// Applies the queued consumer changes (right after a flip); true if
+    /// a sink joined, so flips are held until its joiner is done.
+    fn apply_changes(&mut self) -> bool {
+        let changes: Vec<Change> = lock(&CHANGES).drain(..).collect();
+        let mut held = false;
+        for c in changes {
+            match c {
+                Change::AttachSink(sink) => {
+                    self.sink = Some(SinkState::new(sink));
+                    held = true;
+                }
+                Change::DetachSink(reply) => {
+                    if let Some(s) = self.sink.take() {
+                        let _ = reply.send(s.finish());
+                    }
+                }
+                Change::AttachRing(ring) => self.ring = Some(ring),
+                Change::DetachRing => {
+                    self.ring = None;
+                    self.kept.clear();
+                }
+            }
+        }
+        held
+    }
+
+    /// Writes a batch of the current generation or keeps one of the next.
+    fn accept(&mut self, b: Sealed) {
+        let g = b.generation().global();
+        let cur = self.generation.global();
+        if g == cur {
+            self.gen_bytes += b.bytes().len();
+            if let Some(s) = &mut self.sink {
+                s.summary.batches += 1;
+                if !s.write(b.bytes()) {
+                    self.sink_failed();
+                }
+            }
+            if self.ring.is_some() {
+                self.kept.push(b);
+            }
+        } else if g > cur {
+            self.later.push(b);
+        }
+        // Older: left over from a trace that already ended; dropped.
+    }
+
+    /// The sink's first write error: without a flight recorder nobody
+    /// consumes the recording any more, so tracing stops.
+    #[cold]
+    fn sink_failed(&mut self) {
+        if self.ring.is_some() {
+            return;
+        }
+        ENABLED.store(false, Ordering::Relaxed);
+        let mut cur = lock(&CURRENT);
+        *cur = None;
+        GEN.store(0, Ordering::Release);
     }
 
     /// Closes the current generation and opens the next (steps 1-5 above).
@@ -297,7 +454,8 @@ impl Writer {
     }
 
     /// Steps 2-4: collects and writes the rest of the current generation,
-    /// then its tables and sync batch.
+    /// then its tables and sync batch; hands it to the window if one is
+    /// attached.
     fn finish_generation(&mut self) {
         let g = self.generation.global();
         let collected = mstate::collect(g);
@@ -311,14 +469,52 @@ impl Writer {
         let mut sync = vec![ev::FREQUENCY];
         push_varint(&mut sync, self.calibration.frequency_since());
         self.generation.push_batch(&sync, ts, &mut tail);
-        self.write(&tail);
-        if self.error.is_none() {
-            if let Err(e) = self.sink.out().flush() {
-                self.fail(e);
-                return;
+        if let Some(s) = &mut self.sink {
+            if !(s.write(&tail) && s.end_generation()) {
+                self.sink_failed();
             }
-            self.summary.generations += 1;
-            self.good_bytes = self.summary.bytes;
+        }
+        if let Some(ring) = &self.ring {
+            let raw = RawGen {
+                batches: std::mem::take(&mut self.kept),
+                mem: self.generation.mem_bytes() + tail.len(),
+                tail,
+                generation: self.generation.clone(),
+                started: self.gen_started,
+            };
+            let evicted = ring.push(raw, Instant::now());
+            for old in evicted {
+                self.reclaim(old);
+            }
         }
     }
+
+    /// Takes the arena of a generation the window evicted back for reuse
+    /// (unless a dump still reads it: then it is unmapped when the dump
+    /// lets go).
+    fn reclaim(&mut self, old: Arc<RawGen>) {
+        let Ok(raw) = Arc::try_unwrap(old) else {
+            return;
+        };
+        let RawGen {
+            batches,
+            generation,
+            ..
+        } = raw;
+        drop(batches);
+        if self.spare.is_none() {
+            if let Ok(g) = Arc::try_unwrap(generation) {
+                self.spare = Some(g.into_arena());
+            }
+        }
+    }
+}
+
+/// What [`Writer::wait`] found.
+struct Wake {
+    batches: Vec<Sealed>,
+    stop: bool,
+    held: bool,
+    flushes: u64,
+    changes: u64,
 }

@@ -139,7 +139,10 @@ unsafe fn poll<F: Future>(ptr: NonNull<Header>, cx: &mut Context<'_>) -> PollFut
     let output = match res {
         Ok(Poll::Pending) => return PollFuture::Pending,
         Ok(Poll::Ready(v)) => Ok(v),
-        Err(payload) => Err(payload),
+        Err(payload) => {
+            crate::flight::task_panicked();
+            Err(payload)
+        }
     };
     // SAFETY: the future is still in the stage and we hold RUNNING.
     unsafe { drop_future_in_place::<F>(stage) };
