@@ -495,7 +495,10 @@ fn bad_flight_recorder_variables_fail_the_runtime_build() {
         assert!(!err.contains("panicked at"), "{err}");
         let line = field(&out, "ERROR ").unwrap_or_default();
         for w in want {
-            assert!(line.contains(w), "{env:?}: {line:?} lacks {w:?}\n{out}\n{err}");
+            assert!(
+                line.contains(w),
+                "{env:?}: {line:?} lacks {w:?}\n{out}\n{err}"
+            );
         }
     }
 }
