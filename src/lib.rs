@@ -10,8 +10,8 @@ pub use spool_tracer as tracer;
 
 // The executor: runtime, spawning, joining, timers.
 pub use spool_executor::{
-    Builder, Handle, JoinError, JoinHandle, MAX_PROCS, PROCS_ENV, Runtime, WeakHandle, YieldNow,
-    spawn, time, yield_now,
+    Builder, Handle, JoinError, JoinHandle, MAX_PROCS, PROCS_ENV, Runtime, RuntimeMetrics,
+    WeakHandle, YieldNow, spawn, time, yield_now,
 };
 // Network I/O on the scheduler's netpoller, signals through it (issue 11).
 /// hyper 1.x on spool (feature `hyper`): `Executor` and `Timer` for hyper's

@@ -45,6 +45,7 @@ pub use context::{YieldNow, set_block_reason, yield_now};
 #[doc(hidden)]
 pub use runtime::NetStats;
 pub use runtime::{Builder, Handle, MAX_PROCS, PROCS_ENV, Runtime, WeakHandle, spawn};
+pub use sched::metrics::RuntimeMetrics;
 pub use task::{JoinError, JoinHandle};
 #[doc(hidden)]
 pub use task::{TaskInfo, TaskStatus};

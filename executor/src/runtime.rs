@@ -19,6 +19,7 @@ use crossbeam_deque::Worker;
 use spool_tracer::hooks::{self, ProcTraceState};
 
 use crate::context;
+use crate::sched::metrics::{PCounters, RuntimeMetrics};
 use crate::sched::park::Parker;
 use crate::sched::worker::{self, Core};
 use crate::sched::{Proc, Shared, block_on, table};
@@ -150,6 +151,7 @@ impl Builder {
                 trace: ProcTraceState::new(),
                 parker: Parker::new(),
                 timers: TimerHeap::new(),
+                counters: Default::default(),
             })
             .collect();
         let shared = Arc::new(Shared::new(index, procs_shared, driver));
@@ -572,6 +574,54 @@ impl Handle {
         NetStats {
             registrations: self.shared.driver.registrations(),
             waker_writes: self.shared.driver.waker_writes(),
+        }
+    }
+
+    /// The runtime's metrics now: task counts, per-P scheduler counters
+    /// summed, queue depths, caught panics, trace output (see
+    /// [`RuntimeMetrics`] for each field and its tokio / Go name).
+    ///
+    /// Cheap to keep: the counters are per P, bumped by the P's own M
+    /// without a locked instruction, and summed here.
+    ///
+    /// ```
+    /// let rt = spool_executor::Builder::new().procs(2).build().unwrap();
+    /// let hs: Vec<_> = (0..10).map(|_| rt.spawn(async {})).collect();
+    /// rt.block_on(async { for h in hs { h.await.unwrap(); } });
+    /// let m = rt.handle().metrics();
+    /// assert_eq!((m.spawned_tasks, m.live_tasks), (10, 0));
+    /// assert!(m.polls >= 10);
+    /// ```
+    pub fn metrics(&self) -> RuntimeMetrics {
+        let sh = &self.shared;
+        let (live_tasks, spawned_tasks) = sh.registry.counts();
+        let sum = |f: fn(&PCounters) -> &std::sync::atomic::AtomicU64| {
+            sh.procs
+                .iter()
+                .map(|p| PCounters::get(f(&p.counters)))
+                .sum()
+        };
+        let lost = spool_tracer::control::lost();
+        RuntimeMetrics {
+            procs: sh.procs.len(),
+            live_tasks,
+            spawned_tasks,
+            polls: sum(|c| &c.polls),
+            steals: sum(|c| &c.steals),
+            parks: sum(|c| &c.parks),
+            unparks: sum(|c| &c.unparks),
+            injector_depth: sh.injector.len(),
+            queue_depths: sh.procs.iter().map(|p| p.stealer.len()).collect(),
+            blocking_threads: 0,
+            long_polls: 0,
+            waker_panics: sh.panics.waker_panics(),
+            trace_bytes_written: spool_tracer::control::bytes_written(),
+            trace_events_lost: lost.no_task
+                + lost.no_proc
+                + lost.reentrant
+                + lost.untraced
+                + lost.gc_misuse
+                + lost.no_memory,
         }
     }
 

@@ -180,6 +180,7 @@
 
 pub(crate) mod block_on;
 pub(crate) mod idle;
+pub(crate) mod metrics;
 pub(crate) mod park;
 pub(crate) mod stw;
 pub(crate) mod table;
@@ -193,6 +194,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crossbeam_deque::{Injector, Stealer};
+use crossbeam_utils::CachePadded;
 use spool_tracer::hooks::{self, ProcTraceState};
 
 use crate::context;
@@ -203,6 +205,7 @@ use crate::task::{self, JoinHandle, Notified, Registry, harness};
 use crate::time::heap::{Entry, TimerHeap};
 use block_on::BlockOnSlot;
 use idle::Idle;
+use metrics::PCounters;
 use park::Parker;
 use stw::Stw;
 
@@ -233,6 +236,8 @@ pub(crate) struct Proc {
     pub(crate) parker: Parker,
     /// The P's timers.
     pub(crate) timers: TimerHeap,
+    /// The P's scheduler counters (`metrics.rs`), on their own cache line.
+    pub(crate) counters: CachePadded<PCounters>,
 }
 
 /// Everything the Ms, handles and tasks of one runtime share.

@@ -17,6 +17,7 @@ use crossbeam_deque::{Steal, Worker};
 use spool_tracer::hooks;
 
 use super::Proc;
+use super::metrics::PCounters;
 use super::{INJECTOR_INTERVAL, MAX_RUNNEXT_POLLS, SHUTDOWN, Shared};
 use crate::context;
 use crate::netpoll::driver::Poller;
@@ -247,6 +248,7 @@ fn schedule<const TRACED: bool>(shared: &Shared, core: &Core, seen: u32) {
                 if core.searching.get() {
                     end_searching(shared, core);
                 }
+                PCounters::bump(&shared.procs[core.index].counters.polls);
                 run_task::<TRACED>(core, task, chained);
             }
             None => {
@@ -411,7 +413,10 @@ fn search(shared: &Shared, core: &Core) -> Option<Notified> {
                 continue;
             }
             match shared.procs[i].stealer.steal_batch_and_pop(&core.worker) {
-                Steal::Success(t) => return Some(t),
+                Steal::Success(t) => {
+                    PCounters::bump(&shared.procs[core.index].counters.steals);
+                    return Some(t);
+                }
                 Steal::Retry => retry = true,
                 Steal::Empty => {}
             }
@@ -477,7 +482,9 @@ fn park(shared: &Shared, core: &Core) {
         }
         let deadline = shared.next_timer();
         hooks::proc_stop();
+        PCounters::bump(&p.counters.parks);
         let polled = sleep(shared, p, deadline);
+        PCounters::bump(&p.counters.unparks);
         hooks::proc_start(p.id, &p.trace);
         // Dispatch with the P held: the GoUnblocks are this P's.
         let io = polled.map_or(0, |mut poller| inject(core, &mut poller, shared));

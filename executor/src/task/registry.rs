@@ -33,6 +33,8 @@ pub(crate) struct Links {
 struct Shard {
     head: Option<NonNull<Header>>,
     len: usize,
+    /// Tasks ever linked here (counted under the lock the insert takes anyway).
+    spawned: u64,
     closed: bool,
 }
 
@@ -88,6 +90,7 @@ impl Registry {
         }
         shard.head = Some(task);
         shard.len += 1;
+        shard.spawned += 1;
         true
     }
 
@@ -148,6 +151,14 @@ impl Registry {
     /// Number of live (spawned, unfinished) tasks.
     pub(crate) fn len(&self) -> usize {
         self.shards.iter().map(|s| lock(s).len).sum()
+    }
+
+    /// Live tasks and tasks ever spawned, read together shard by shard.
+    pub(crate) fn counts(&self) -> (usize, u64) {
+        self.shards.iter().fold((0, 0), |(l, n), s| {
+            let s = lock(s);
+            (l + s.len, n + s.spawned)
+        })
     }
 }
 
