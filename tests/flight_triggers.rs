@@ -467,7 +467,9 @@ fn spool_flight_recorder_starts_one_at_runtime_start() {
 fn bad_flight_recorder_variables_fail_the_runtime_build() {
     let dir = fresh_dir("env-bad");
     let d = dir.to_str().unwrap();
-    let cases: [(&[(&str, &str)], &[&str]); 4] = [
+    /// The variables a child gets, and what its error must mention.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: [Case<'_>; 4] = [
         (
             &[(flight::ENV_DIR, "/nonexistent/spool-flight")],
             &[
