@@ -216,7 +216,9 @@ pub struct Model {
     pub strings: Vec<String>,
     /// Tasks in first-seen order.
     pub tasks: Vec<Task>,
-    /// Blocked time (ns) by (task index, reason string index).
+    /// Blocked time (ns) by (spawn-site string index, reason string index),
+    /// counted under the task's site at the time it ended each wait (a
+    /// goroutine named late by its first stack is named before its first wait ends).
     pub blocked_by: HashMap<(u32, u32), u64>,
     /// P rows sorted by id.
     pub procs: Vec<ProcRow>,
@@ -369,6 +371,8 @@ struct Builder {
     s_unknown_site: u32,
     s_gc: u32,
     profiler: Profiler,
+    /// [`Options::timeline`].
+    timeline: bool,
     /// (time, wall ns) of the first clock snapshot seen.
     clock: Option<(u64, u64)>,
 }
@@ -376,10 +380,47 @@ struct Builder {
 /// Decodes, orders and analyses a trace held in memory. `progress(done,
 /// total)` is called after each generation. `Err` only if `data` is not a
 /// trace; read and ordering problems end up in the model.
-pub fn analyze(data: &[u8], mut progress: impl FnMut(u64, u64)) -> Result<Model, ReadError> {
+pub fn analyze(data: &[u8], progress: impl FnMut(u64, u64)) -> Result<Model, ReadError> {
+    analyze_with(data, Options::default(), progress)
+}
+
+/// What the analysis keeps beyond the totals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Keep the timeline: every run on a P ([`ProcRow::spans`]), every wake
+    /// ([`Model::wakes`]), and profile records per task. Without it (what
+    /// `summary` and `pprof` need) runs and wakes are counted but not stored,
+    /// profile records are per stack ([`Record::task`] = [`NO_INDEX`]), and
+    /// memory is per task and per stack instead of per event.
+    pub timeline: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { timeline: true }
+    }
+}
+
+/// [`analyze`] with [`Options`].
+///
+/// ```
+/// let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/go126.trace")).unwrap();
+/// use spool_trace::analysis::{analyze, analyze_with, Options};
+/// let full = analyze(&bytes, |_, _| {}).unwrap();
+/// let lean = analyze_with(&bytes, Options { timeline: false }, |_, _| {}).unwrap();
+/// assert!(lean.wakes.is_empty() && lean.procs.iter().all(|p| p.spans.is_empty()));
+/// assert_eq!(full.tasks, lean.tasks);
+/// ```
+pub fn analyze_with(
+    data: &[u8],
+    opts: Options,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<Model, ReadError> {
     let mut reader = TraceReader::new(data)?;
     let data = reader.data();
     let mut b = Builder::new();
+    b.timeline = opts.timeline;
+    b.profiler.per_task = opts.timeline;
     b.m.version = Some(reader.version());
     b.m.file_len = data.len() as u64;
     let mut orderer = Orderer::new();
@@ -425,6 +466,7 @@ impl Builder {
             s_unknown_site: 0,
             s_gc: 0,
             profiler: Profiler::default(),
+            timeline: true,
             clock: None,
         };
         b.string("");
@@ -536,7 +578,8 @@ impl Builder {
                 }
                 State::Blocked => {
                     task.blocked += d;
-                    *self.m.blocked_by.entry((t, c.reason)).or_default() += d;
+                    let site = task.site;
+                    *self.m.blocked_by.entry((site, c.reason)).or_default() += d;
                 }
                 State::Syscall => task.syscall += d,
             }
@@ -620,6 +663,9 @@ impl Builder {
         let (how, reason) = std::mem::replace(&mut self.ending, (End::Open, 0));
         if let Some((start, task, wake)) = self.open_proc.remove(&p) {
             let i = self.proc_row(p);
+            if !self.timeline {
+                return;
+            }
             self.m.procs[i].spans.push(ProcSpan {
                 task,
                 start,
@@ -691,16 +737,7 @@ impl Builder {
                 self.m.tasks[t as usize].created = Some(now);
                 self.m.tasks[t as usize].creator = cur_task;
                 let blocked = matches!(ev.kind, K::GoCreateBlocked { .. });
-                let wake = self.m.wakes.len() as u32;
-                let stack = self.stack(g, stack);
-                self.m.wakes.push(Wake {
-                    time: now,
-                    from: cur_task,
-                    to: t,
-                    spawn: true,
-                    stack,
-                });
-                self.cur[t as usize].wake = wake;
+                self.wake(g, now, cur_task, t, true, stack);
                 let (st, r) = if blocked {
                     (State::Blocked, self.s_created)
                 } else {
@@ -784,16 +821,7 @@ impl Builder {
             K::GoUnblock { g: wg, stack, .. } => {
                 self.learn_site(g, cur_task, stack);
                 let t = self.task(wg);
-                let wake = self.m.wakes.len() as u32;
-                let stack = self.stack(g, stack);
-                self.m.wakes.push(Wake {
-                    time: now,
-                    from: cur_task,
-                    to: t,
-                    spawn: false,
-                    stack,
-                });
-                self.cur[t as usize].wake = wake;
+                self.wake(g, now, cur_task, t, false, stack);
                 let r = self.s_woken;
                 self.transition(t, now, Some(State::Runnable), r, NONE);
             }
@@ -926,6 +954,23 @@ impl Builder {
             | K::HeapGoal { .. }
             | K::GoLabel { .. } => {}
         }
+    }
+
+    /// Records that `from` woke (or spawned) `to` at `now`, with the waker's stack.
+    fn wake(&mut self, g: &Generation, now: u64, from: u32, to: u32, spawn: bool, stack: StackId) {
+        if !self.timeline {
+            return;
+        }
+        let wake = self.m.wakes.len() as u32;
+        let stack = self.stack(g, stack);
+        self.m.wakes.push(Wake {
+            time: now,
+            from,
+            to,
+            spawn,
+            stack,
+        });
+        self.cur[to as usize].wake = wake;
     }
 
     /// The model's index of generation `g`'s stack `id`.

@@ -153,8 +153,9 @@ fn load(file: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))
 }
 
-/// Decodes and analyses, with a progress bar on a terminal.
-fn model(file: &Path) -> Result<analysis::Model, String> {
+/// Decodes and analyses, with a progress bar on a terminal; `timeline`:
+/// keep every run and wake ([`analysis::Options`]).
+fn model(file: &Path, timeline: bool) -> Result<analysis::Model, String> {
     let data = load(file)?;
     let bar = (std::io::stderr().is_terminal() && data.len() > 4 << 20).then(|| {
         let b = indicatif::ProgressBar::new(data.len() as u64);
@@ -164,7 +165,8 @@ fn model(file: &Path) -> Result<analysis::Model, String> {
         );
         b
     });
-    let m = analysis::analyze(&data, |done, _| {
+    let opts = analysis::Options { timeline };
+    let m = analysis::analyze_with(&data, opts, |done, _| {
         if let Some(b) = &bar {
             b.set_position(done);
         }
@@ -214,7 +216,7 @@ fn write_file(
 fn run(cmd: Cmd) -> Result<ExitCode, String> {
     match cmd {
         Cmd::Serve { file, addr, open } => {
-            let m = model(&file)?;
+            let m = model(&file, true)?;
             let mut page = Vec::new();
             web::write_html(&m, &display_name(&file), &mut page)
                 .map_err(|e| format!("cannot build the page: {e}"))?;
@@ -235,19 +237,19 @@ fn run(cmd: Cmd) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Html { file, output } => {
-            let m = model(&file)?;
+            let m = model(&file, true)?;
             write_file(&output, |w| web::write_html(&m, &display_name(&file), w))?;
             eprintln!("spool-trace: wrote {}", output.display());
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Summary { file, top } => {
-            let m = model(&file)?;
+            let m = model(&file, false)?;
             let s = summary::Summary::new(&m, top);
             print!("{}", summary::render(&m, &s));
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Pprof { kind, file, output } => {
-            let m = model(&file)?;
+            let m = model(&file, false)?;
             let kind = kind.profile();
             write_file(&output, |w| pprof::write(&m, kind, w))?;
             let (time, count) = m.profile_total(kind);
@@ -264,7 +266,7 @@ fn run(cmd: Cmd) -> Result<ExitCode, String> {
             format,
             output,
         } => {
-            let m = model(&file)?;
+            let m = model(&file, true)?;
             let name = display_name(&file);
             write_file(&output, |w| match format {
                 Format::ChromeJson => chrome::write(&m, &mut BufWriter::new(w)),

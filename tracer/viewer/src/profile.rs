@@ -236,11 +236,24 @@ struct GoProf {
 /// Feed every ordered event's transitions with [`Profiler::transition`]
 /// (reason already resolved to a string, stack to the caller's index),
 /// then call [`Profiler::finish`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Profiler {
     gs: HashMap<GoId, GoProf>,
     records: HashMap<(u8, u32, u32), (u64, u64)>,
     last: u64,
+    /// Keep records per task (else per stack, with `task` = `u32::MAX`).
+    pub per_task: bool,
+}
+
+impl Default for Profiler {
+    fn default() -> Self {
+        Profiler {
+            gs: HashMap::new(),
+            records: HashMap::new(),
+            last: 0,
+            per_task: true,
+        }
+    }
 }
 
 impl Profiler {
@@ -261,6 +274,7 @@ impl Profiler {
     /// goroutine `tr.g`, `reason` its reason string, `stack` its stack index.
     pub fn transition(&mut self, time: u64, tr: &Transition, task: u32, reason: &str, stack: u32) {
         self.last = time;
+        let task = if self.per_task { task } else { u32::MAX };
         let g = self.gs.entry(tr.g).or_insert_with(|| GoProf {
             task,
             state: St::NotExist,
@@ -310,7 +324,14 @@ impl Profiler {
                 // Every earlier sample ended at or before this: Go clips it to nothing.
                 g.before_start.clear();
             }
-            St::NotExist => Self::end(&mut self.records, g, time),
+            St::NotExist => {
+                Self::end(&mut self.records, g, time);
+                // Gone for good (goroutine IDs are never reused): every held
+                // sample is resolved, so the entry can go.
+                if g.before_start.is_empty() {
+                    self.gs.remove(&tr.g);
+                }
+            }
             St::Waiting if reason == "forever" => Self::end(&mut self.records, g, time),
             _ => {}
         }

@@ -140,13 +140,7 @@ impl Summary {
             s.blocked += t.blocked;
             s.syscall += t.syscall;
         }
-        let mut reasons: HashMap<(u32, u32), u64> = HashMap::new();
-        for (&(task, r), &d) in &m.blocked_by {
-            if let Some(t) = m.tasks.get(task as usize) {
-                *reasons.entry((t.site, r)).or_default() += d;
-            }
-        }
-        for ((site, r), d) in reasons {
+        for (&(site, r), &d) in &m.blocked_by {
             if let Some(s) = sites.get_mut(&site) {
                 s.blocked_by.push((m.str(r).to_string(), d));
             }
