@@ -187,6 +187,61 @@ pub struct Task {
     pub max_wait_at: u64,
     /// When the longest poll began (ns).
     pub max_poll_at: u64,
+    /// A free slot: the task exited and was folded into [`Model::folded`]
+    /// (analysis without the timeline only); its other fields mean nothing.
+    pub gone: bool,
+}
+
+/// One exited task kept in a ranking of [`Folded`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FoldedTask {
+    /// Task id.
+    pub id: GoId,
+    /// Spawn-site string index.
+    pub site: u32,
+    /// The ranked duration (ns).
+    pub value: u64,
+    /// When it began (ns).
+    pub at: u64,
+}
+
+/// Tasks that exited during an analysis without the timeline: their totals
+/// by spawn site and the top of the rankings the summary prints, so memory
+/// holds only the live tasks ([`Options::timeline`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Folded {
+    /// Exited tasks folded.
+    pub tasks: u64,
+    /// Per site: [tasks, running, runnable, blocked, syscall] (ns).
+    pub sites: HashMap<u32, [u64; 5]>,
+    /// The [`FOLD_TOP`] longest single runnable waits, longest first.
+    pub top_wait: Vec<FoldedTask>,
+    /// The [`FOLD_TOP`] longest single polls, longest first.
+    pub top_poll: Vec<FoldedTask>,
+    /// Folded tasks whose longest poll exceeded the long-poll threshold.
+    pub long_polls: u64,
+    /// Folded tasks that waited for a P at least once.
+    pub waited: u64,
+}
+
+/// Entries kept in each ranking of [`Folded`].
+pub const FOLD_TOP: usize = 64;
+
+impl Folded {
+    fn rank(list: &mut Vec<FoldedTask>, t: FoldedTask) {
+        if t.value == 0 {
+            return;
+        }
+        list.push(t);
+        if list.len() >= 2 * FOLD_TOP {
+            Self::trim(list);
+        }
+    }
+
+    fn trim(list: &mut Vec<FoldedTask>) {
+        list.sort_unstable_by(|a, b| b.value.cmp(&a.value).then(a.id.cmp(&b.id)));
+        list.truncate(FOLD_TOP);
+    }
 }
 
 /// Everything the viewer shows, built from one trace.
@@ -244,6 +299,8 @@ pub struct Model {
     pub stacks: StackTable,
     /// Go's four blocking profiles by (kind, stack, task), largest first ([`profile`]).
     pub profile: Vec<Record>,
+    /// Exited tasks folded away (analysis without the timeline; else empty).
+    pub folded: Folded,
     /// Wall-clock time (ns since the Unix epoch) of `t0`, when the trace has
     /// a clock snapshot (Go 1.25+ headers).
     pub wall_t0: Option<u64>,
@@ -373,6 +430,10 @@ struct Builder {
     profiler: Profiler,
     /// [`Options::timeline`].
     timeline: bool,
+    /// Free task slots (folded tasks), reused by new tasks.
+    free: Vec<u32>,
+    /// Task slots a problem log refers to: never folded.
+    pinned: std::collections::HashSet<u32>,
     /// (time, wall ns) of the first clock snapshot seen.
     clock: Option<(u64, u64)>,
 }
@@ -467,6 +528,8 @@ impl Builder {
             s_gc: 0,
             profiler: Profiler::default(),
             timeline: true,
+            free: Vec::new(),
+            pinned: std::collections::HashSet::new(),
             clock: None,
         };
         b.string("");
@@ -509,8 +572,7 @@ impl Builder {
         if let Some(&i) = self.index.get(&id) {
             return i;
         }
-        let i = self.m.tasks.len() as u32;
-        self.m.tasks.push(Task {
+        let task = Task {
             id,
             site: self.s_unknown_site,
             created: None,
@@ -524,17 +586,60 @@ impl Builder {
             max_wait: 0,
             max_wait_at: 0,
             max_poll_at: 0,
-        });
-        self.cur.push(Cur {
+            gone: false,
+        };
+        let cur = Cur {
             state: None,
             since: 0,
             reason: 0,
             p: NONE,
             wake: NO_INDEX,
-        });
-        self.site_known.push(false);
+        };
+        let i = if let Some(i) = self.free.pop() {
+            self.m.tasks[i as usize] = task;
+            self.cur[i as usize] = cur;
+            self.site_known[i as usize] = false;
+            i
+        } else {
+            self.m.tasks.push(task);
+            self.cur.push(cur);
+            self.site_known.push(false);
+            self.m.tasks.len() as u32 - 1
+        };
         self.index.insert(id, i);
         i
+    }
+
+    /// Task `t` exited: without the timeline, fold it into [`Model::folded`]
+    /// and free its slot, unless a problem log names it (the summary prints
+    /// its name).
+    fn exit(&mut self, t: u32) {
+        if self.timeline || self.pinned.contains(&t) {
+            return;
+        }
+        let task = &mut self.m.tasks[t as usize];
+        let f = &mut self.m.folded;
+        f.tasks += 1;
+        let s = f.sites.entry(task.site).or_default();
+        for (k, v) in [1, task.running, task.runnable, task.blocked, task.syscall]
+            .into_iter()
+            .enumerate()
+        {
+            s[k] += v;
+        }
+        let ft = |value, at| FoldedTask {
+            id: task.id,
+            site: task.site,
+            value,
+            at,
+        };
+        Folded::rank(&mut f.top_wait, ft(task.max_wait, task.max_wait_at));
+        Folded::rank(&mut f.top_poll, ft(task.max_poll, task.max_poll_at));
+        f.long_polls += u64::from(task.max_poll > crate::problems::LONG_POLL_NS);
+        f.waited += u64::from(task.max_wait > 0);
+        task.gone = true;
+        self.index.remove(&task.id);
+        self.free.push(t);
     }
 
     fn learn_site(&mut self, g: &Generation, t: u32, stack: StackId) {
@@ -784,6 +889,7 @@ impl Builder {
                         } else {
                             self.stop_running(cur_task, now, End::Exit, 0);
                             self.transition(cur_task, now, None, 0, NONE);
+                            self.exit(cur_task);
                         }
                     }
                 }
@@ -810,12 +916,14 @@ impl Builder {
                 if cur_task != NO_INDEX {
                     self.stop_running(cur_task, now, End::Exit, 0);
                     self.transition(cur_task, now, None, 0, NONE);
+                    self.exit(cur_task);
                 }
             }
             K::GoDestroySyscall => {
                 if cur_task != NO_INDEX {
                     self.stop_running(cur_task, now, End::Exit, 0);
                     self.transition(cur_task, now, None, 0, NONE);
+                    self.exit(cur_task);
                 }
             }
             K::GoUnblock { g: wg, stack, .. } => {
@@ -935,6 +1043,9 @@ impl Builder {
                 self.learn_site(g, cur_task, stack);
                 let key = self.string(g.string(key));
                 let value = self.string(g.string(value));
+                if cur_task != NO_INDEX && self.m.str(key).starts_with("spool.") {
+                    self.pinned.insert(cur_task);
+                }
                 self.m.logs.push(Log {
                     time: now,
                     task: cur_task,
@@ -999,6 +1110,8 @@ impl Builder {
         let end = self.last;
         self.m.t1 = end;
         self.m.profile = std::mem::take(&mut self.profiler).finish();
+        Folded::trim(&mut self.m.folded.top_wait);
+        Folded::trim(&mut self.m.folded.top_poll);
         self.m.wall_t0 = self
             .clock
             .map(|(at, wall)| (wall + self.m.t0).saturating_sub(at));

@@ -34,8 +34,11 @@ pub struct Item {
     pub time: u64,
     /// How long, for intervals (ns; 0 for instants).
     pub dur: u64,
-    /// Task index, or [`NO_INDEX`].
+    /// Task index, or [`NO_INDEX`] (none, or a task folded away by an
+    /// analysis without the timeline).
     pub task: u32,
+    /// The task's name ("G12 worker{…} demo.rs:85", "runtime"), or empty.
+    pub who: String,
     /// What happened, for people.
     pub text: String,
 }
@@ -95,45 +98,73 @@ impl Problems {
                     time: l.time,
                     dur: 0,
                     task: l.task,
+                    who: if l.task == NO_INDEX {
+                        String::new()
+                    } else {
+                        crate::names::task_name(m, l.task)
+                    },
                     text: m.str(l.value).to_string(),
                 });
             }
         }
-        let ranked = |f: fn(&crate::analysis::Task) -> (u64, u64), min: u64| {
-            let mut v: Vec<(u64, u64, u32)> = m
+        // (duration, start, task index or NO_INDEX, text prefix for folded tasks).
+        type Ranked = (u64, u64, u32, String);
+        let ranked = |f: fn(&crate::analysis::Task) -> (u64, u64),
+                      folded: &[crate::analysis::FoldedTask],
+                      min: u64| {
+            let mut v: Vec<Ranked> = m
                 .tasks
                 .iter()
                 .enumerate()
+                .filter(|(_, t)| !t.gone)
                 .map(|(i, t)| {
                     let (d, at) = f(t);
-                    (d, at, i as u32)
+                    (d, at, i as u32, String::new())
                 })
-                .filter(|&(d, _, _)| d > min)
+                .filter(|x| x.0 > min)
                 .collect();
             let count = v.len() as u64;
+            v.extend(folded.iter().filter(|x| x.value > min).map(|x| {
+                let who = format!("G{} {}", x.id, crate::names::site_name(m.str(x.site)));
+                (x.value, x.at, NO_INDEX, who)
+            }));
             v.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.2.cmp(&b.2)));
             v.truncate(top);
             (count, v)
         };
-        let (n, v) = ranked(|t| (t.max_poll, t.max_poll_at), LONG_POLL_NS);
-        p.long_polls.count = n;
+        let (n, v) = ranked(
+            |t| (t.max_poll, t.max_poll_at),
+            &m.folded.top_poll,
+            LONG_POLL_NS,
+        );
+        p.long_polls.count = n + m.folded.long_polls;
         p.long_polls.items = v
             .into_iter()
-            .map(|(d, at, t)| Item {
+            .map(|(d, at, t, who)| Item {
                 time: at,
                 dur: d,
                 task: t,
+                who: if t == NO_INDEX {
+                    who
+                } else {
+                    crate::names::task_name(m, t)
+                },
                 text: format!("one poll ran {}", fmt_ns(d)),
             })
             .collect();
-        let (n, v) = ranked(|t| (t.max_wait, t.max_wait_at), 0);
-        p.sched.count = n;
+        let (n, v) = ranked(|t| (t.max_wait, t.max_wait_at), &m.folded.top_wait, 0);
+        p.sched.count = n + m.folded.waited;
         p.sched.items = v
             .into_iter()
-            .map(|(d, at, t)| Item {
+            .map(|(d, at, t, who)| Item {
                 time: at,
                 dur: d,
                 task: t,
+                who: if t == NO_INDEX {
+                    who
+                } else {
+                    crate::names::task_name(m, t)
+                },
                 text: format!("waited {} for a P", fmt_ns(d)),
             })
             .collect();
@@ -169,6 +200,7 @@ impl Problems {
                 time,
                 dur: 0,
                 task: NO_INDEX,
+                who: String::new(),
                 text,
             });
         }

@@ -120,7 +120,28 @@ impl Summary {
     /// Computes the summary of `m`, keeping `top` tasks in the ranked lists.
     pub fn new(m: &Model, top: usize) -> Summary {
         let mut sites: HashMap<u32, SiteStats> = HashMap::new();
-        for t in &m.tasks {
+        let new_site = |site: u32, id: u64| SiteStats {
+            site: if names::is_runtime_task(id) {
+                String::from("runtime")
+            } else {
+                m.str(site).to_string()
+            },
+            count: 0,
+            running: 0,
+            runnable: 0,
+            blocked: 0,
+            syscall: 0,
+            blocked_by: Vec::new(),
+        };
+        for (&site, f) in &m.folded.sites {
+            let s = sites.entry(site).or_insert_with(|| new_site(site, 0));
+            s.count += f[0];
+            s.running += f[1];
+            s.runnable += f[2];
+            s.blocked += f[3];
+            s.syscall += f[4];
+        }
+        for t in m.tasks.iter().filter(|t| !t.gone) {
             let s = sites.entry(t.site).or_insert_with(|| SiteStats {
                 site: if names::is_runtime_task(t.id) {
                     String::from("runtime")
@@ -151,32 +172,43 @@ impl Summary {
                 .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         }
         sites.sort_by(|a, b| b.running.cmp(&a.running).then(a.site.cmp(&b.site)));
-        let rank = |f: fn(&crate::analysis::Task) -> u64| {
-            // Rank indices; only the top entries get their strings.
-            let mut v: Vec<usize> = (0..m.tasks.len()).filter(|&i| f(&m.tasks[i]) > 0).collect();
-            let key = |i: &usize| (std::cmp::Reverse(f(&m.tasks[*i])), m.tasks[*i].id);
-            if v.len() > top {
-                v.select_nth_unstable_by_key(top, key);
-                v.truncate(top);
-            }
-            v.sort_by_key(key);
-            v.into_iter()
-                .map(|i| TaskRank {
-                    id: m.tasks[i].id,
-                    site: names::task_name(m, i as u32),
-                    value: f(&m.tasks[i]),
+        // Live tasks and the folded rankings of exited ones, longest first.
+        let rank = |f: fn(&crate::analysis::Task) -> u64,
+                    folded: &[crate::analysis::FoldedTask]| {
+            let mut v: Vec<TaskRank> = folded
+                .iter()
+                .map(|x| TaskRank {
+                    id: x.id,
+                    site: format!("G{} {}", x.id, names::site_name(m.str(x.site))),
+                    value: x.value,
                 })
-                .collect::<Vec<_>>()
+                .collect();
+            let mut live: Vec<usize> = (0..m.tasks.len())
+                .filter(|&i| !m.tasks[i].gone && f(&m.tasks[i]) > 0)
+                .collect();
+            let key = |i: &usize| (std::cmp::Reverse(f(&m.tasks[*i])), m.tasks[*i].id);
+            if live.len() > top {
+                live.select_nth_unstable_by_key(top, key);
+                live.truncate(top);
+            }
+            v.extend(live.into_iter().map(|i| TaskRank {
+                id: m.tasks[i].id,
+                site: names::task_name(m, i as u32),
+                value: f(&m.tasks[i]),
+            }));
+            v.sort_by_key(|r| (std::cmp::Reverse(r.value), r.id));
+            v.truncate(top);
+            v
         };
         let stw: Vec<u64> = m.stw.iter().map(|r| r.end - r.start).collect();
         Summary {
             duration: m.duration(),
             events: m.events,
-            tasks: m.tasks.len() as u64,
+            tasks: m.tasks.iter().filter(|t| !t.gone).count() as u64 + m.folded.tasks,
             procs: m.procs.len() as u64,
             sites,
-            slowest_sched: rank(|t| t.max_wait),
-            longest_poll: rank(|t| t.max_poll),
+            slowest_sched: rank(|t| t.max_wait, &m.folded.top_wait),
+            longest_poll: rank(|t| t.max_poll, &m.folded.top_poll),
             stw_count: stw.len() as u64,
             stw_total: stw.iter().sum(),
             stw_max: stw.iter().copied().max().unwrap_or(0),
@@ -216,10 +248,10 @@ fn render_problems(m: &Model, p: &Problems) -> String {
         }
         out += &format!("  {title}: {}\n", g.count);
         for it in g.items.iter().take(5) {
-            let who = if it.task == NO_INDEX {
+            let who = if it.who.is_empty() {
                 String::new()
             } else {
-                format!(" {}", names::task_name(m, it.task))
+                format!(" {}", it.who)
             };
             out += &format!(
                 "    at {}{who}: {}\n",

@@ -270,3 +270,34 @@ fn truncated_and_garbage_inputs_never_panic() {
     assert!(m.unread_fraction() > 0.4);
     assert!(web::payload(&m, "t").contains("\"unreadBytes\":"));
 }
+
+/// `summary` analyses without the timeline (exited tasks folded into
+/// per-site totals and bounded rankings): it must print exactly what the
+/// full analysis prints, on Go, spool and hand-crafted traces.
+#[test]
+fn summary_without_timeline_is_the_same() {
+    let inputs: [&[u8]; 4] = [
+        GO126,
+        include_bytes!("data/spool-demo.trace"),
+        include_bytes!("data/go-syscall.trace"),
+        &common::scenario(26),
+    ];
+    for data in inputs {
+        let full = model(data);
+        let lean =
+            analysis::analyze_with(data, analysis::Options { timeline: false }, |_, _| {}).unwrap();
+        assert!(lean.wakes.is_empty() && lean.procs.iter().all(|p| p.spans.is_empty()));
+        let (a, b) = (Summary::new(&full, 10), Summary::new(&lean, 10));
+        let (mut sa, mut sb) = (a.sites.clone(), b.sites.clone());
+        sa.sort_by(|x, y| x.site.cmp(&y.site));
+        sb.sort_by(|x, y| x.site.cmp(&y.site));
+        assert_eq!(sa, sb);
+        assert_eq!(
+            spool_trace::summary::render(&full, &a),
+            spool_trace::summary::render(&lean, &b)
+        );
+        for k in spool_trace::profile::ProfileKind::ALL {
+            assert_eq!(full.profile_total(k), lean.profile_total(k));
+        }
+    }
+}
