@@ -449,10 +449,11 @@ pub fn analyze(data: &[u8], progress: impl FnMut(u64, u64)) -> Result<Model, Rea
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Options {
     /// Keep the timeline: every run on a P ([`ProcRow::spans`]), every wake
-    /// ([`Model::wakes`]), and profile records per task. Without it (what
-    /// `summary` and `pprof` need) runs and wakes are counted but not stored,
-    /// profile records are per stack ([`Record::task`] = [`NO_INDEX`]), and
-    /// memory is per task and per stack instead of per event.
+    /// ([`Model::wakes`]), every task, and profile records per task. Without
+    /// it (what `summary` and `pprof` need) runs and wakes are counted but
+    /// not stored, profile records are per stack ([`Record::task`] =
+    /// `u32::MAX`), and an exited task is folded into [`Model::folded`] and
+    /// its slot reused ([`Task::gone`]), so memory follows the live tasks.
     pub timeline: bool,
 }
 
@@ -470,7 +471,9 @@ impl Default for Options {
 /// let full = analyze(&bytes, |_, _| {}).unwrap();
 /// let lean = analyze_with(&bytes, Options { timeline: false }, |_, _| {}).unwrap();
 /// assert!(lean.wakes.is_empty() && lean.procs.iter().all(|p| p.spans.is_empty()));
-/// assert_eq!(full.tasks, lean.tasks);
+/// // Exited tasks are folded into per-site totals: the count stays.
+/// let live = lean.tasks.iter().filter(|t| !t.gone).count() as u64;
+/// assert_eq!(full.tasks.len() as u64, live + lean.folded.tasks);
 /// ```
 pub fn analyze_with(
     data: &[u8],

@@ -8,7 +8,7 @@
 //!   GC ranges and one for problem logs (instants);
 //! - each track's events are one packet sequence (its own
 //!   `trusted_packet_sequence_id`), whose first packet clears incremental
-//!   state, interns the slice names (spawn-site names, "G<id>" kept out of
+//!   state, interns the slice names (spawn-site names, `G<id>` kept out of
 //!   the name so names intern) and sets the sequence's default track, so
 //!   later packets carry only a timestamp, a type and a name ID;
 //! - a run of a task is a SLICE_BEGIN / SLICE_END pair on its P's track,
