@@ -11,8 +11,22 @@ pub use spool_tracer as tracer;
 // The executor: runtime, spawning, joining, timers.
 pub use spool_executor::{
     Builder, Handle, JoinError, JoinHandle, MAX_PROCS, PROCS_ENV, Runtime, RuntimeMetrics,
-    WeakHandle, YieldNow, spawn, time, yield_now,
+    WeakHandle, YieldNow, block_in_place, spawn, time, yield_now,
 };
+
+/// Task helpers under Go-flavoured names.
+pub mod task {
+    /// [`block_in_place`](crate::block_in_place) under the name the
+    /// blocking-call docs use: run a blocking call inside a task without
+    /// stalling the other tasks of its P.
+    ///
+    /// ```
+    /// let rt = spool::Runtime::new().unwrap();
+    /// let v = rt.block_on(rt.spawn(async { spool::task::blocking(|| 2 + 2) }));
+    /// assert_eq!(v.unwrap(), 4);
+    /// ```
+    pub use spool_executor::block_in_place as blocking;
+}
 // Network I/O on the scheduler's netpoller, signals through it (issue 11).
 /// hyper 1.x on spool (feature `hyper`): `Executor` and `Timer` for hyper's
 /// builders; spool's streams implement hyper's `rt::{Read, Write}`.

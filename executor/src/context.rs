@@ -6,8 +6,14 @@
 //! and by the poll loop after each poll. Invariants:
 //! - `shared` is non-null exactly while the thread is a worker or inside
 //!   `block_on`, and the runtime it points to is kept alive by that caller.
-//! - `core` is non-null only on worker threads and points to the worker's
-//!   [`Core`](crate::sched::worker::Core), which outlives the setting.
+//! - `core` is non-null only on an M that holds a P, and points to that P's
+//!   M-local half ([`Core`](crate::sched::worker::Core), in the runtime's
+//!   `Proc`): it changes when the M's P does (`block_in_place` gives the P
+//!   up while its call runs and may come back with another one), so the M
+//!   loop re-reads it after every poll ([`core_ptr`]).
+//! - `task` is the task being polled (set by [`begin_poll`], null for a
+//!   `block_on` future), for `block_in_place` to restart it in the trace on
+//!   a new P.
 //! - The block reason, yield flag and budget are reset by [`begin_poll`] and
 //!   read back by [`end_poll`]; primitives set them right before returning
 //!   `Pending`.
@@ -21,6 +27,7 @@ use spool_tracer::hooks::BlockReason;
 
 use crate::sched::Shared;
 use crate::sched::worker::Core;
+use crate::task::Header;
 
 /// Polls of spool primitives a task may make in one poll before they start
 /// returning `Pending` (and waking the task): tokio's value.
@@ -29,6 +36,8 @@ const BUDGET: u8 = 128;
 struct Ctx {
     shared: Cell<*const Shared>,
     core: Cell<*const Core>,
+    task: Cell<*const Header>,
+    in_call: Cell<bool>,
     polling: Cell<bool>,
     in_stw: Cell<bool>,
     reason: Cell<Option<BlockReason>>,
@@ -42,6 +51,8 @@ thread_local! {
         Ctx {
             shared: Cell::new(std::ptr::null()),
             core: Cell::new(std::ptr::null()),
+            task: Cell::new(std::ptr::null()),
+            in_call: Cell::new(false),
             polling: Cell::new(false),
             in_stw: Cell::new(false),
             reason: Cell::new(None),
@@ -62,10 +73,12 @@ pub(crate) struct PollEnd {
     pub(crate) budget_exhausted: bool,
 }
 
-/// Called right before a task (or `block_on` future) is polled.
-pub(crate) fn begin_poll() {
+/// Called right before a task (or, with a null `task`, a `block_on`
+/// future) is polled.
+pub(crate) fn begin_poll(task: *const Header) {
     CTX.with(|c| {
         c.polling.set(true);
+        c.task.set(task);
         c.reason.set(None);
         c.yielded.set(false);
         c.budget_exhausted.set(false);
@@ -136,6 +149,40 @@ pub(crate) fn current_shared() -> *const Shared {
     CTX.with(|c| c.shared.get())
 }
 
+/// The task this thread is polling (null outside a task's poll).
+pub(crate) fn current_task() -> *const Header {
+    CTX.with(|c| {
+        if c.polling.get() {
+            c.task.get()
+        } else {
+            std::ptr::null()
+        }
+    })
+}
+
+/// The M-local half of the P this thread holds (null: none).
+#[inline]
+pub(crate) fn core_ptr() -> *const Core {
+    CTX.with(|c| c.core.get())
+}
+
+/// Marks this thread as inside `block_in_place` (or out of it): it then
+/// takes no part in stop-the-world (its P, if it still has one, is stopped
+/// by retaking it), even if it calls `stop_the_world` itself.
+pub(crate) fn set_in_call(v: bool) {
+    CTX.with(|c| c.in_call.set(v));
+}
+
+/// Whether this thread is inside `block_in_place`.
+pub(crate) fn in_call() -> bool {
+    CTX.with(|c| c.in_call.get())
+}
+
+/// This M now holds the P whose core is `core` (null: none).
+pub(crate) fn set_core(core: *const Core) {
+    CTX.with(|c| c.core.set(core));
+}
+
 /// The worker core of this thread if it is a worker of `shared`.
 pub(crate) fn with_core<R>(shared: *const Shared, f: impl FnOnce(Option<&Core>) -> R) -> R {
     CTX.with(|c| {
@@ -153,14 +200,25 @@ pub(crate) fn with_core<R>(shared: *const Shared, f: impl FnOnce(Option<&Core>) 
 /// Restores the previous context when dropped.
 pub(crate) struct EnterGuard {
     prev_shared: *const Shared,
-    prev_core: *const Core,
+    /// `None`: leave the core as it is (an M's, see [`enter_m`]).
+    prev_core: Option<*const Core>,
 }
 
 /// Marks this thread as serving `shared` (with `core` on worker threads).
 pub(crate) fn enter(shared: *const Shared, core: *const Core) -> EnterGuard {
     CTX.with(|c| EnterGuard {
         prev_shared: c.shared.replace(shared),
-        prev_core: c.core.replace(core),
+        prev_core: Some(c.core.replace(core)),
+    })
+}
+
+/// Marks this thread as an M of `shared`; its core is set with
+/// [`set_core`] and is left as it is when the guard drops, so an M that
+/// dies of a panic can still tell which P it held (`worker::run`).
+pub(crate) fn enter_m(shared: *const Shared) -> EnterGuard {
+    CTX.with(|c| EnterGuard {
+        prev_shared: c.shared.replace(shared),
+        prev_core: None,
     })
 }
 
@@ -168,7 +226,9 @@ impl Drop for EnterGuard {
     fn drop(&mut self) {
         CTX.with(|c| {
             c.shared.set(self.prev_shared);
-            c.core.set(self.prev_core);
+            if let Some(core) = self.prev_core {
+                c.core.set(core);
+            }
         });
     }
 }

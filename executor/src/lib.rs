@@ -44,8 +44,9 @@ pub mod trace_ctl;
 pub use context::{YieldNow, set_block_reason, yield_now};
 #[doc(hidden)]
 pub use runtime::NetStats;
-pub use runtime::{Builder, Handle, MAX_PROCS, PROCS_ENV, Runtime, WeakHandle, spawn};
+pub use runtime::{Builder, Handle, MAX_PROCS, PROCS_ENV, Runtime, SchedStats, WeakHandle, spawn};
 pub use sched::metrics::RuntimeMetrics;
+pub use sched::syscall::block_in_place;
 pub use task::{JoinError, JoinHandle};
 #[doc(hidden)]
 pub use task::{TaskInfo, TaskStatus};
@@ -60,6 +61,7 @@ pub mod __loom {
     pub use crate::sched::block_on::MainState;
     pub use crate::sched::idle::Idle;
     pub use crate::sched::park::Parker;
+    pub use crate::sched::pstate::{Exit as SyscallExit, PState};
     pub use crate::sched::stw::Stw;
     pub use crate::sched::table::{LOOM_SLOTS, clear as table_clear, reserve as table_reserve};
     pub use crate::task::state::{

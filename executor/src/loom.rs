@@ -43,3 +43,23 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) fn lock_std<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// Waits a little inside a spin loop: a CPU hint at first, then a yield of
+/// the thread; a yield to the model checker under loom (loom requires
+/// spinning threads to yield).
+#[inline]
+pub(crate) fn spin_wait(spins: u32) {
+    #[cfg(loom)]
+    {
+        let _ = spins;
+        ::loom::thread::yield_now();
+    }
+    #[cfg(not(loom))]
+    {
+        if spins < 64 {
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}

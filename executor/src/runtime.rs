@@ -21,7 +21,9 @@ use spool_tracer::hooks::{self, ProcTraceState};
 use crate::context;
 use crate::sched::metrics::{PCounters, RuntimeMetrics};
 use crate::sched::park::Parker;
-use crate::sched::worker::{self, Core};
+use crate::sched::pstate::PState;
+use crate::sched::sysmon::{self, Sysmon};
+use crate::sched::worker::{self, Core, CoreCell};
 use crate::sched::{Proc, Shared, block_on, table};
 use crate::task::{JoinHandle, TaskInfo};
 use crate::time::heap::TimerHeap;
@@ -138,52 +140,74 @@ impl Builder {
                 crate::task::MAX_RUNTIMES
             ))
         })?;
-        let workers: Vec<Worker<_>> = (0..procs).map(|_| Worker::new_fifo()).collect();
         // Process-wide trace P ids (`sched/trace_ids.rs`); returned when
         // `Shared` is dropped.
         let first_id = crate::sched::trace_ids::reserve_procs(procs as u32);
-        let procs_shared: Box<[Proc]> = workers
-            .iter()
-            .enumerate()
-            .map(|(i, w)| Proc {
-                id: first_id + i as u32,
-                stealer: w.stealer(),
-                trace: ProcTraceState::new(),
-                parker: Parker::new(),
-                timers: TimerHeap::new(),
-                counters: Default::default(),
+        let procs_shared: Box<[Proc]> = (0..procs)
+            .map(|i| {
+                let w = Worker::new_fifo();
+                Proc {
+                    id: first_id + i as u32,
+                    stealer: w.stealer(),
+                    trace: ProcTraceState::new(),
+                    parker: Parker::new(),
+                    timers: TimerHeap::new(),
+                    status: PState::new(),
+                    core: CoreCell::new(Core::new(i, w)),
+                    counters: Default::default(),
+                }
             })
             .collect();
-        let shared = Arc::new(Shared::new(index, procs_shared, driver));
-        table::publish(index, &shared);
-        hooks::procs_change(crate::sched::trace_ids::live_procs());
         let name = self
             .thread_name
             .clone()
             .unwrap_or_else(|| "spool-m".to_string());
+        let shared = Arc::new(Shared::new(
+            index,
+            procs_shared,
+            driver,
+            name.clone(),
+            Sysmon::new(),
+        ));
+        table::publish(index, &shared);
+        hooks::procs_change(crate::sched::trace_ids::live_procs());
         let mut threads = Vec::with_capacity(procs);
         let handle = Handle { shared };
-        for (i, w) in workers.into_iter().enumerate() {
-            let sh = Arc::clone(&handle.shared);
-            let spawned = thread::Builder::new()
-                .name(format!("{name}-{i}"))
-                .spawn(move || worker::run(sh, Core::new(i, w)));
-            match spawned {
-                Ok(t) => threads.push(t),
-                Err(e) => {
-                    // The Ms not started will never leave the STW count; no
-                    // STW can run on this runtime, which we tear down now.
-                    let mut rt = Runtime { handle, threads };
-                    rt.shutdown(None);
-                    return Err(io::Error::new(
-                        e.kind(),
-                        format!("spool: cannot start M thread {i}: {e}"),
-                    ));
-                }
+        let mut rt = Runtime {
+            handle,
+            threads: Vec::new(),
+            sysmon: None,
+        };
+        let started = (0..procs)
+            .map(|i| {
+                let sh = Arc::clone(&rt.handle.shared);
+                thread::Builder::new()
+                    .name(format!("{name}-{i}"))
+                    .spawn(move || worker::run(sh, i))
+                    .map_err(|e| (format!("M thread {i}"), e))
+            })
+            .try_for_each(|t| t.map(|t| threads.push(t)))
+            .and_then(|()| {
+                let sh = Arc::clone(&rt.handle.shared);
+                thread::Builder::new()
+                    .name(format!("{name}-sysmon"))
+                    .spawn(move || sysmon::run(sh))
+                    .map_err(|e| ("the sysmon thread".to_string(), e))
+            });
+        rt.threads = threads;
+        match started {
+            Ok(t) => rt.sysmon = Some(t),
+            Err((what, e)) => {
+                // The Ms not started will never leave the STW count; no
+                // STW can run on this runtime, which we tear down now.
+                rt.shutdown(None);
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("spool: cannot start {what}: {e}"),
+                ));
             }
         }
-        crate::trace_ctl::on_build(&handle);
-        let rt = Runtime { handle, threads };
+        crate::trace_ctl::on_build(&rt.handle);
         // Dropping `rt` on an error shuts the runtime down again.
         crate::flight::on_build(&rt.handle)?;
         Ok(rt)
@@ -235,7 +259,9 @@ fn procs_from_env() -> io::Result<Option<usize>> {
 /// ```
 pub struct Runtime {
     handle: Handle,
+    /// The first `procs` Ms (later ones are in `Shared`'s replacement list).
     threads: Vec<thread::JoinHandle<()>>,
+    sysmon: Option<thread::JoinHandle<()>>,
 }
 
 impl Runtime {
@@ -323,6 +349,7 @@ impl Runtime {
         // The original Ms, then any replacements of Ms that died (a
         // replacement dying during this adds another: loop until none).
         let mut threads: Vec<_> = self.threads.drain(..).collect();
+        threads.extend(self.sysmon.take());
         while !threads.is_empty() {
             join_ms(threads, me, deadline);
             threads = shared.take_replacements();
@@ -360,7 +387,7 @@ fn join_ms(threads: Vec<thread::JoinHandle<()>>, me: thread::ThreadId, deadline:
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        if !self.threads.is_empty() || !self.handle.shared.is_shutdown() {
+        if !self.threads.is_empty() || self.sysmon.is_some() || !self.handle.shared.is_shutdown() {
             self.shutdown(None);
         }
     }
@@ -559,6 +586,31 @@ impl Handle {
         self.shared.panics.waker_panics()
     }
 
+    /// The scheduler's counters of blocking calls and sysmon (plain
+    /// counters since the runtime started; `Handle::metrics` builds on them).
+    ///
+    /// ```
+    /// let rt = spool_executor::Builder::new().procs(1).build().unwrap();
+    /// rt.block_on(rt.spawn(async {
+    ///     spool_executor::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(50)))
+    /// }))
+    /// .unwrap();
+    /// let s = rt.handle().sched_stats();
+    /// assert_eq!(s.sysmon_wakes, 0); // the lost-wake safety net never fires
+    /// assert!(s.retakes >= 1); // sysmon took the P of the 50 ms call
+    /// ```
+    pub fn sched_stats(&self) -> SchedStats {
+        let sh = &self.shared;
+        let r = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        SchedStats {
+            sysmon_rounds: r(&sh.sysmon.rounds),
+            retakes: r(&sh.sysmon.retakes),
+            sysmon_wakes: r(&sh.sysmon.lost_wakes),
+            ms_started: r(&sh.handoff.ms_started),
+            p_waits: r(&sh.handoff.waits),
+        }
+    }
+
     /// The netpoller's counters: live socket registrations and writes to
     /// its waker so far (the waker is written only to wake an M blocked in
     /// the poll, so workloads without sockets leave it at zero).
@@ -668,6 +720,28 @@ impl Handle {
             f(slot.pseudo_p, &slot.proc_trace, true);
         }
     }
+}
+
+/// Counters of blocking calls and sysmon ([`Handle::sched_stats`]).
+///
+/// ```
+/// let s = spool_executor::Runtime::new().unwrap().handle().sched_stats();
+/// assert_eq!(s.retakes, 0);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct SchedStats {
+    /// Rounds sysmon has run.
+    pub sysmon_rounds: u64,
+    /// Ps sysmon took from Ms blocked in `block_in_place` (`ProcSteal`s).
+    pub retakes: u64,
+    /// Times sysmon woke an M for injector work nobody looked for (a lost
+    /// wake-up the scheduler's protocols should make impossible: 0).
+    pub sysmon_wakes: u64,
+    /// M threads started beyond the first `procs`, for retaken Ps.
+    pub ms_started: u64,
+    /// Times an M back from a blocking call had to wait for a P.
+    pub p_waits: u64,
 }
 
 /// Counters of a runtime's netpoller ([`Handle::net_stats`]).

@@ -2,7 +2,8 @@
 //! machine and the park/unpark (idle M) protocol here; `block_on`'s wake
 //! state, stop-the-world, the runtime table, the timer heap's `next`, the
 //! netpoller park (`Parker::park_polling`) and a socket registration's
-//! readiness/waker protocol (`ScheduledIo`) in `loom/`.
+//! readiness/waker protocol (`ScheduledIo`) and a P's blocking-call state
+//! word against sysmon's retake (`PState`) in `loom/`.
 //!
 //! Run: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
 //! -p spool-executor --test loom`. Each model drives the real types
@@ -19,6 +20,8 @@ mod block_on;
 mod net;
 #[path = "loom/stw.rs"]
 mod stw;
+#[path = "loom/syscall.rs"]
+mod syscall;
 #[path = "loom/table.rs"]
 mod table;
 #[path = "loom/timers.rs"]

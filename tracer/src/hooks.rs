@@ -142,6 +142,50 @@ pub fn proc_stop() {
     record::proc_stop(enabled());
 }
 
+/// The running task enters a blocking call on the calling M, which keeps
+/// its P (`state`) for now (GoSyscallBegin). Called with a P held and a
+/// task running, before the P can be seen as in a call (seam rule 3's
+/// order: the event first, then the state change that lets sysmon take it).
+#[inline(always)]
+pub fn go_syscall_begin(state: &ProcTraceState) {
+    if enabled() {
+        record::go_syscall_begin(state);
+    }
+}
+
+/// The blocking call [`go_syscall_begin`] opened returned and the M still
+/// holds its P `state` (GoSyscallEnd: Go's fast path).
+#[inline(always)]
+pub fn go_syscall_end(state: &ProcTraceState) {
+    if enabled() {
+        record::go_syscall_end(state);
+    }
+}
+
+/// The blocking call returned but its P was taken by another M meanwhile
+/// ([`proc_steal`]): the task is runnable again and the calling M holds
+/// neither P nor task (GoSyscallEndBlocked). The M records `proc_start`
+/// when it gets a P, then, if this returned true, `go_start` of the task
+/// (the trace saw it enter the call; otherwise the rest of its poll is not
+/// in the trace, as for a poll that began before the trace did). Called
+/// whether or not tracing is on (like `proc_stop`: it forgets the M's P).
+#[inline]
+#[must_use = "true: the task must be restarted with go_start once the M holds a P"]
+pub fn go_syscall_end_blocked() -> bool {
+    record::go_syscall_end_blocked(enabled())
+}
+
+/// The calling thread (sysmon) took P number `p` from the M blocked in a
+/// call on it (ProcSteal). Called after the taker won the P and before the
+/// blocked M can see it lost it, so the steal always precedes that M's
+/// `go_syscall_end_blocked`.
+#[inline(always)]
+pub fn proc_steal(p: u32, state: &ProcTraceState) {
+    if enabled() {
+        record::proc_steal(p, state);
+    }
+}
+
 /// The runtime now has `procs` Ps (ProcsChange).
 #[inline(always)]
 pub fn procs_change(procs: u32) {

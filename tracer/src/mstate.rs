@@ -177,6 +177,10 @@ pub(crate) struct MState {
     /// path for "statuses already written". Reset to 0 whenever the P or
     /// the task changes in a way that did not write its binding event.
     pub(crate) ctx_gen: Cell<u64>,
+    /// The running task is inside a blocking call (`GoSyscallBegin`
+    /// written, no `GoSyscallEnd`/`GoSyscallEndBlocked` yet): the statuses
+    /// this M restates in a new generation are `Syscall`, not `Running`.
+    pub(crate) in_syscall: Cell<bool>,
     /// The runtime pseudo-P/task this thread holds, if any.
     pub(crate) runtime_loan: Cell<Option<RuntimeLoan>>,
     /// This thread's foreign pseudo-P (`record.rs`), [`UNSET`] until it
@@ -217,6 +221,7 @@ impl MState {
             g_stack_gen: Cell::new(0),
             g_gen: Cell::new(0),
             ctx_gen: Cell::new(0),
+            in_syscall: Cell::new(false),
             runtime_loan: Cell::new(None),
             foreign_p: Cell::new(UNSET),
             foreign_slot: AtomicU64::new(0),

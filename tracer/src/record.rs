@@ -57,6 +57,12 @@ const GO_RUNNING: u64 = GoState::Running.wire();
 const GO_WAITING: u64 = GoState::Waiting.wire();
 const PROC_RUNNING: u64 = ProcState::Running.wire();
 const PROC_IDLE: u64 = ProcState::Idle.wire();
+const GO_SYSCALL: u64 = GoState::Syscall.wire();
+const PROC_SYSCALL: u64 = ProcState::Syscall.wire();
+const PROC_SYSCALL_ABANDONED: u64 = ProcState::SyscallAbandoned.wire();
+
+mod syscall;
+pub(crate) use syscall::{go_syscall_begin, go_syscall_end, go_syscall_end_blocked, proc_steal};
 
 /// The one-frame "stack" of the runtime pseudo-task. Its function name starts
 /// with `runtime.`, which Go's tools classify as a system goroutine.
@@ -121,15 +127,22 @@ fn ensure_ctx(w: &mut EventWriter<'_>) {
 #[inline(never)]
 fn ctx_slow(w: &mut EventWriter<'_>) {
     let m = w.m;
+    // Inside a blocking call both are restated as `Syscall` (Go's
+    // eventWriter(GoSyscall, ProcSyscall)).
+    let (p_status, g_status) = if m.in_syscall.get() {
+        (PROC_SYSCALL, GO_SYSCALL)
+    } else {
+        (PROC_RUNNING, GO_RUNNING)
+    };
     if let Some(p) = m.proc() {
         if m.p_gen.get() != w.generation {
-            w.event(ev::PROC_STATUS, &[p, PROC_RUNNING]);
+            w.event(ev::PROC_STATUS, &[p, p_status]);
             m.p_gen.set(w.generation);
         }
     }
     if let Some(g) = m.running_id() {
         if m.g_gen.get() != w.generation {
-            w.event(ev::GO_STATUS, &[g, w.m_id(), GO_RUNNING]);
+            w.event(ev::GO_STATUS, &[g, w.m_id(), g_status]);
             m.g_gen.set(w.generation);
         }
     }

@@ -40,18 +40,29 @@ impl GoTraceState {
 
 /// Tracer-owned per-P state, embedded in the executor's P.
 ///
+/// Field 0 is the P's sequence slot (`seq.rs`). Field 1 is the trace ID of
+/// the M that entered a blocking call on this P (Go's `mSyscallID`): written
+/// by that M in `go_syscall_begin`, read and cleared by whoever records the
+/// P's `ProcSteal`; [`UNSET`] when no traced call is open.
+///
 /// ```
 /// use spool_tracer::hooks::ProcTraceState;
 /// let p = ProcTraceState::new();
 /// # let _ = p;
 /// ```
-#[derive(Debug, Default)]
-pub struct ProcTraceState(pub(crate) AtomicU64);
+#[derive(Debug)]
+pub struct ProcTraceState(pub(crate) AtomicU64, pub(crate) AtomicU64);
 
 impl ProcTraceState {
     /// A fresh slot for a P that has not been traced yet.
     pub const fn new() -> Self {
-        Self(AtomicU64::new(0))
+        Self(AtomicU64::new(0), AtomicU64::new(UNSET))
+    }
+}
+
+impl Default for ProcTraceState {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

@@ -262,7 +262,7 @@ pub(crate) fn block_on<F: Future>(
         }
         slot.state.start_poll();
         hooks::go_start(slot.id, &slot.trace, slot.site);
-        context::begin_poll();
+        context::begin_poll(std::ptr::null());
         leave.in_poll.set(true);
         let res = future.as_mut().poll(&mut cx);
         leave.in_poll.set(false);

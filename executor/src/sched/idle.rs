@@ -119,6 +119,22 @@ impl Idle {
         }
     }
 
+    /// Whether some M searches for work or sleeps (Go's `nmspinning +
+    /// npidle > 0`): sysmon then leaves a P in a short blocking call alone
+    /// when its queue is empty, as there is an M to take new work.
+    pub fn any_idle(&self) -> bool {
+        let s = self.state.load(SeqCst);
+        Self::searching(s) > 0 || Self::unparked(s) < self.procs
+    }
+
+    /// Whether no M searches while some M sleeps: work in the injector
+    /// then waits for a wake-up that should have happened (sysmon's
+    /// lost-wake check).
+    pub fn none_searching_some_asleep(&self) -> bool {
+        let s = self.state.load(SeqCst);
+        Self::searching(s) == 0 && Self::unparked(s) < self.procs
+    }
+
     /// The M that parked last, if any sleeps (it stays on the list).
     pub fn last_sleeper(&self) -> Option<usize> {
         lock(&self.sleepers).last().copied()

@@ -3,9 +3,16 @@
 //! # Vocabulary
 //!
 //! - **G** — a task (`crate::task`): one allocation, a state word, a future.
-//! - **M** — an OS thread that runs Gs. spool starts one M per P and never
-//!   more: tasks do not make blocking syscalls, so Go's hand-off of a P to a
-//!   spare M when one blocks is not needed. An M owns its P for life.
+//! - **M** — an OS thread that runs Gs. spool starts one M per P; more are
+//!   started when sysmon takes the P of an M blocked in `block_in_place`
+//!   (Go's hand-off). An M holds at most one P at a time, and a P is held
+//!   by at most one M; an M without a P is *spare* (parked on its own
+//!   `handoff::MSlot` until sysmon hands it a retaken P) or *waiting* (back
+//!   from a blocking call, its poll still on its stack, until any M hands
+//!   it a P). Spare Ms live until shutdown.
+//! - **sysmon** — one background thread per runtime (`sysmon.rs`): retakes
+//!   Ps from long blocking calls, repairs lost wake-ups (it never should),
+//!   checks the Ms' health.
 //! - **P** — the right to run Gs: a local FIFO run queue (crossbeam-deque
 //!   `Worker`, stolen from through its `Stealer`), a one-task `runnext`
 //!   slot, and a timer heap. `procs` of them, from `Builder::procs`,
@@ -13,10 +20,15 @@
 //!   A P is two structs, split by who may touch what (tokio's split):
 //!   [`Proc`] is the shared half, in `Shared::procs` (the queue's
 //!   `Stealer`, the timer heap, the parker, the tracer's per-P slot),
-//!   reached by any thread; `worker::Core` is the M-local half (the queue's
-//!   owner end, `runnext`, the tick and steal state), touched only by the
-//!   M that owns the P. The M itself has no type: it is the thread running
-//!   `worker::run` with its `Core` ("worker" in file and thread names).
+//!   reached by any thread, plus the P's state word (`pstate.rs`: held, or
+//!   lent to a blocking call); `worker::Core` is the M-local half (the queue's
+//!   owner end, `runnext`, the tick and steal state), kept in the `Proc`
+//!   (`worker::CoreCell`) but touched only by the M that holds the P, which
+//!   finds it through its thread-local context. The M itself has no type:
+//!   it is the thread running `worker::run` ("worker" in file and thread
+//!   names), plus an `MSlot` while it has no P. An idle M keeps its P while
+//!   it sleeps, on the P's parker (Go puts the P on `pidle` and the M on
+//!   `midle`; pairing them keeps a wake-up to one unpark).
 //! - **netpoller** — the runtime's OS readiness poller (`netpoll/driver.rs`,
 //!   mio: epoll/kqueue), polled by the Ms themselves, never by a thread of
 //!   its own: at most one M holds it at a time (a `try_lock`).
@@ -101,14 +113,45 @@
 //!    list's lock, against a parking M's join of the list then its read of
 //!    the count.
 //!
-//! Carrying this over to P hand-off and sysmon (issue 12): the poll is tied
-//! to the *M* (it sits in the M's park loop and uses the M's parker), the
-//! dispatch to a *P* (the local queue, the trace's `GoUnblock` context). An
-//! M that blocks in the poll without a P must take an idle P (or inject
-//! onto the global queue and wake Ms) before dispatching, as Go's
-//! `findRunnable` does after `netpoll(delay)`; a sysmon should poll with a
-//! zero timeout when no M polled for 10 ms, as Go's does, which can then
-//! replace step 2's every-61-ticks poll.
+//! The poll stays in the park path of an M that holds a P (it sleeps with
+//! its P, see "P"), so P hand-off does not change steps 5–8. sysmon does
+//! not poll the network (Go's does when no M polled for 10 ms); step 2's
+//! every-61-ticks poll covers a runtime whose Ms are all busy.
+//!
+//! # Blocking calls: P hand-off (Go's `entersyscall`, `retake`, `handoffp`, `exitsyscall`)
+//!
+//! 9. `block_in_place(f)` in a task (`syscall.rs`): `GoSyscallBegin`; the
+//!    P's `runnext` G moves to its queue (stealable); the thread's context
+//!    drops the core (wakes and spawns from `f` go to the injector); the
+//!    P's word goes `HELD → SYSCALL` with a new call number (Release). `f`
+//!    runs. The P's word goes back `SYSCALL → HELD` by CAS: won = Go's
+//!    fast path (`GoSyscallEnd`, the core is back in the context).
+//! 10. sysmon's round (`sysmon.rs`) sees a P in the same call as on an
+//!     earlier round ≥ 20 µs ago and, unless the P's queue is empty, some M
+//!     is idle and the call is < 10 ms old (and no stop-the-world waits),
+//!     CASes `SYSCALL → STEALING` (Acquire): it holds the P. It records
+//!     `ProcSteal` (the blocked M's trace id from the P's trace slot), stores
+//!     `HELD` (Release) and hands the P, queue and core, to a waiting M, a
+//!     spare M or a new thread (`handoff.rs`; `MSlot::give` Release, `take`
+//!     Acquire). Exactly one of step 9's CAS and this one wins (loom model
+//!     `tests/loom/syscall.rs`).
+//! 11. The blocked M, its CAS lost, waits while the word says `STEALING`
+//!     (so its `GoSyscallEndBlocked` follows the `ProcSteal`, in the same
+//!     generation or a later one), records `GoSyscallEndBlocked`, then
+//!     needs a P to finish its poll (the poll is on its stack: unlike Go it
+//!     cannot queue its G and run another): a free P if one is listed, else
+//!     it joins the waiters and sets the runtime's `WAITING` bit, wakes the
+//!     last sleeping M, and parks. Every M sees the bit at its next task (it
+//!     is in the `sched_state` word the loop already compares) or before it
+//!     sleeps; the first hands its P over (`ProcStop`, `MSlot::give`) and
+//!     becomes spare. The waiter records `ProcStart` and `GoStart` and goes
+//!     on with the poll; the M loop then sees the context's core changed and
+//!     carries on with the new P.
+//! 12. Stop-the-world counts Ps' seats, not threads: a seat moves with its
+//!     P, so a retake or hand-off leaves the count as it is; a thread inside
+//!     `block_in_place` is no participant (even as a requester), and while
+//!     a stop-the-world waits sysmon retakes a call's P at once, so its new
+//!     M stops for it.
 //!
 //! A G that returns `Pending` after waking itself (yield, budget, or woken by
 //! another thread while running) goes to the *back* of the local queue: a
@@ -144,9 +187,23 @@
 //! # Rejected alternatives
 //!
 //! - A stealable `runnext` (Go lets thieves take it after a short delay):
-//!   spool's Ms never block inside a poll on a syscall, so the owner always
+//!   an M that blocks inside a poll does so through `block_in_place`, which
+//!   moves `runnext` to the stealable queue first, so the owner otherwise
 //!   runs it right after the current poll; keeping it unstealable avoids an
 //!   atomic per wake. Cost: a woken G waits for the current poll to end.
+//! - tokio's `block_in_place`, which hands the core to a new thread at
+//!   once, on every call: a 1 µs call would pay a thread wake-up and a
+//!   hand-back. Go's way (keep the P, let sysmon retake it after 20 µs)
+//!   makes the short call cost two uncontended atomics.
+//! - Letting the M that lost its P finish its poll without one (tokio):
+//!   the task would run beyond `procs` and, in a trace, outside any P,
+//!   which Go's format cannot express. The M waits for a P instead; the
+//!   `WAITING` bit makes a busy M hand its P over at its next task.
+//! - Idle Ps on a list of their own, Ms parking apart from them (Go's
+//!   `pidle`/`midle`): a wake-up would take an idle P and an idle M and
+//!   pair them; keeping the pair together (an idle M sleeps with its P)
+//!   keeps steps 1–8 as they were, at the cost of a two-step hand-over when
+//!   a waiter needs a sleeping M's P.
 //! - Our own ring buffer instead of crossbeam-deque: crossbeam's FIFO worker
 //!   already does batch stealing with one CAS.
 //! - A Go-style bounded local queue (256 slots, the older half spilled to the
@@ -173,16 +230,21 @@
 //! # References
 //!
 //! Go `runtime/proc.go` (findRunnable, runqput, runqsteal, wakep, stopm, the
-//! "Worker thread parking/unparking" comment, injectglist), `runtime/netpoll.go`
+//! "Worker thread parking/unparking" comment, injectglist, entersyscall,
+//! exitsyscall, retake, handoffp, sysmon), `runtime/netpoll.go`
 //! and `netpoll_epoll.go` (netpoll, netpollBreak); tokio
 //! `runtime/scheduler/multi_thread/{worker,idle}.rs`; Chase and Lev,
 //! "Dynamic circular work-stealing deque" (crossbeam-deque).
 
 pub(crate) mod block_on;
+pub(crate) mod handoff;
 pub(crate) mod idle;
 pub(crate) mod metrics;
 pub(crate) mod park;
+pub(crate) mod pstate;
 pub(crate) mod stw;
+pub(crate) mod syscall;
+pub(crate) mod sysmon;
 pub(crate) mod table;
 pub(crate) mod trace_ids;
 pub(crate) mod worker;
@@ -204,10 +266,14 @@ use crate::panics::Panics;
 use crate::task::{self, JoinHandle, Notified, Registry, harness};
 use crate::time::heap::{Entry, TimerHeap};
 use block_on::BlockOnSlot;
+use handoff::Handoff;
 use idle::Idle;
 use metrics::PCounters;
 use park::Parker;
+use pstate::PState;
 use stw::Stw;
+use sysmon::Sysmon;
+use worker::CoreCell;
 
 /// Consecutive Gs an M may take from `runnext` before it must take one from
 /// the local queue (tokio's `MAX_LIFO_POLLS_PER_TICK`).
@@ -219,9 +285,12 @@ pub(crate) const INJECTOR_INTERVAL: u32 = 61;
 
 /// Bit of [`Shared::sched_state`]: the runtime is shutting down.
 pub(crate) const SHUTDOWN: u32 = 1;
-/// [`Shared::sched_state`] above [`SHUTDOWN`] counts trace switches: each
+/// Bit of [`Shared::sched_state`]: an M back from a blocking call waits
+/// for a P (`handoff.rs`); the first M to see it hands its P over.
+pub(crate) const WAITING: u32 = 2;
+/// [`Shared::sched_state`] above [`WAITING`] counts trace switches: each
 /// [`Shared::trace_switched`] adds this.
-const TRACE_SWITCH: u32 = 2;
+const TRACE_SWITCH: u32 = 4;
 
 /// The shared part of one P (the M-local part is `worker::Core`).
 pub(crate) struct Proc {
@@ -238,6 +307,10 @@ pub(crate) struct Proc {
     pub(crate) timers: TimerHeap,
     /// The P's scheduler counters (`metrics.rs`), on their own cache line.
     pub(crate) counters: CachePadded<PCounters>,
+    /// Held, or lent to a blocking call (`pstate.rs`).
+    pub(crate) status: PState,
+    /// The M-local half, touched only by the M holding the P.
+    pub(crate) core: CoreCell,
 }
 
 /// Everything the Ms, handles and tasks of one runtime share.
@@ -269,6 +342,12 @@ pub(crate) struct Shared {
     replacements: Mutex<Vec<std::thread::JoinHandle<()>>>,
     /// Ps whose M died and could not be replaced.
     lost_ps: AtomicU32,
+    /// Ms without a P (`handoff.rs`).
+    pub(crate) handoff: Handoff,
+    /// The background monitor's wake-up slot and counters (`sysmon.rs`).
+    pub(crate) sysmon: Sysmon,
+    /// Prefix of the M threads' names (`Builder::thread_name`).
+    pub(crate) thread_name: String,
 }
 
 #[derive(Default)]
@@ -277,7 +356,13 @@ pub(crate) struct BlockOns {
 }
 
 impl Shared {
-    pub(crate) fn new(index: usize, procs: Box<[Proc]>, driver: Driver) -> Shared {
+    pub(crate) fn new(
+        index: usize,
+        procs: Box<[Proc]>,
+        driver: Driver,
+        thread_name: String,
+        sysmon: Sysmon,
+    ) -> Shared {
         let n = procs.len();
         Shared {
             index,
@@ -293,6 +378,9 @@ impl Shared {
             panics: Panics::new(),
             replacements: Mutex::new(Vec::new()),
             lost_ps: AtomicU32::new(0),
+            handoff: Handoff::default(),
+            sysmon,
+            thread_name,
             procs,
         }
     }
@@ -312,10 +400,20 @@ impl Shared {
         self.state.load(Ordering::Acquire)
     }
 
+    /// Sets or clears the [`WAITING`] bit (under the waiters' lock).
+    pub(crate) fn set_waiting(&self, on: bool) {
+        // SeqCst: the store half of the #StoreLoad pair in `handoff.rs`.
+        if on {
+            self.state.fetch_or(WAITING, Ordering::SeqCst);
+        } else {
+            self.state.fetch_and(!WAITING, Ordering::SeqCst);
+        }
+    }
+
     /// Tracing was switched on or off (or may have been): every M of this
     /// runtime re-reads the tracing flag before its next task.
     pub(crate) fn trace_switched(&self) {
-        // Wrapping add; SHUTDOWN (bit 0) is never carried into.
+        // Wrapping add; SHUTDOWN and WAITING (bits 0-1) are never carried into.
         self.state.fetch_add(TRACE_SWITCH, Ordering::Release);
     }
 
@@ -426,11 +524,13 @@ impl Shared {
         }
     }
 
-    /// Unparks every M and `block_on` thread (STW, shutdown).
+    /// Unparks every M and `block_on` thread (STW, shutdown), and sysmon.
     pub(crate) fn unpark_all(&self) {
         for i in 0..self.procs.len() {
             self.unpark_m(i);
         }
+        self.unpark_unheld();
+        self.sysmon.wake();
         for b in lock_std(&self.block_ons).active.iter() {
             // A block_on thread never sleeps in the netpoller.
             let _ = b.parker.unpark();
@@ -481,7 +581,10 @@ impl Shared {
             }
         }
         let _reset = Reset;
-        let is_participant = std::ptr::eq(context::current_shared(), self);
+        // A thread inside `block_in_place` is no participant: its P's seat
+        // moves to whoever sysmon hands the P to (a retake is due at once
+        // while a stop-the-world waits), and that M stops as usual.
+        let is_participant = std::ptr::eq(context::current_shared(), self) && !context::in_call();
         self.stw
             .run(reason, is_participant, || self.unpark_all(), f)
     }
@@ -511,10 +614,15 @@ impl Shared {
     /// `block_on` after each wake; sysmon (issue 12) is meant to call it on
     /// every tick too.
     pub(crate) fn check_ms(&self) {
-        let lost = self.lost_ps.load(Ordering::Relaxed);
+        let lost = self.lost_ps();
         if lost != 0 {
             lost_ps_panic(lost);
         }
+    }
+
+    /// Ps lost for good ([`Shared::check_ms`] without the panic, for sysmon).
+    pub(crate) fn lost_ps(&self) -> u32 {
+        self.lost_ps.load(Ordering::Relaxed)
     }
 
     /// Shutdown steps 3 and 4 (after the Ms are gone or given up on).

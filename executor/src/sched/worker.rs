@@ -1,14 +1,17 @@
 //! The M loop: find a runnable G, poll it, repeat; search, then park, when idle.
 //!
 //! Steps 2–4 of the scheduler design (`sched/mod.rs`). Fields of [`Core`],
-//! the M-local half of a P: all are touched only by the M that owns the
-//! core (through `&Core`; interior mutability via `Cell`, since wakes during
-//! a poll reach the core through the thread-local context while the loop
-//! also holds `&Core`). The `Worker` queue's other end, its `Stealer`, is in
-//! the shared [`Proc`](super::Proc).
+//! the M-local half of a P: all are touched only by the M that holds the P
+//! (through `&Core`; interior mutability via `Cell`, since wakes during a
+//! poll reach the core through the thread-local context while the loop
+//! also holds `&Core`). The core lives in the shared [`Proc`](super::Proc)
+//! ([`CoreCell`]) so that the P, queue and all, can move to another M (the
+//! hand-off protocols of `sched/mod.rs`); an M learns which core it holds
+//! from the thread-local context, re-read after every poll. The `Worker`
+//! queue's other end, its `Stealer`, is in the shared `Proc`.
 
 use std::any::Any;
-use std::cell::Cell;
+use std::cell::{Cell, UnsafeCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
@@ -17,8 +20,9 @@ use crossbeam_deque::{Steal, Worker};
 use spool_tracer::hooks;
 
 use super::Proc;
+use super::handoff::MSlot;
 use super::metrics::PCounters;
-use super::{INJECTOR_INTERVAL, MAX_RUNNEXT_POLLS, SHUTDOWN, Shared};
+use super::{INJECTOR_INTERVAL, MAX_RUNNEXT_POLLS, SHUTDOWN, Shared, WAITING};
 use crate::context;
 use crate::netpoll::driver::Poller;
 use crate::panics::drop_payload;
@@ -30,11 +34,11 @@ pub(crate) struct Core {
     /// The P's index.
     pub(crate) index: usize,
     /// Owner end of the local FIFO run queue.
-    worker: Worker<Notified>,
+    pub(super) worker: Worker<Notified>,
     /// The LIFO slot: the G woken or spawned by the running G.
-    runnext: Cell<Option<Notified>>,
+    pub(super) runnext: Cell<Option<Notified>>,
     /// True while a G is being polled (wakes then target `runnext`).
-    polling: Cell<bool>,
+    pub(super) polling: Cell<bool>,
     /// Scheduling ticks, for the every-61-ticks injector check.
     tick: Cell<u32>,
     /// Consecutive Gs taken from `runnext`.
@@ -97,7 +101,55 @@ impl Core {
     }
 }
 
-/// The body of M number `core.index`.
+/// The M-local half of a P, kept in the shared [`Proc`](super::Proc).
+///
+/// Only the M that holds the P touches it: the first `procs` Ms are
+/// started holding theirs; a P changes hands only through the P hand-off
+/// (`handoff.rs`: `MSlot::give` Release, `MSlot::take` Acquire) and
+/// sysmon's retake (`pstate.rs`: the P's word, Release on entering a
+/// blocking call, Acquire on taking it), so the new holder sees everything
+/// the old one wrote and the old one has stopped using it.
+pub(crate) struct CoreCell(UnsafeCell<Core>);
+
+// SAFETY: `Core` is `Send` (its queue end and cells hold `Send` data) and
+// is only ever reached by the one M holding the P (see the type's doc):
+// sharing the cell between threads never shares the core.
+unsafe impl Sync for CoreCell {}
+
+const _CORE_IS_SEND: fn() = || {
+    fn send<T: Send>() {}
+    send::<Core>();
+};
+
+impl CoreCell {
+    pub(crate) fn new(core: Core) -> CoreCell {
+        CoreCell(UnsafeCell::new(core))
+    }
+
+    /// The core.
+    ///
+    /// # Safety
+    /// The calling thread holds the P, and keeps holding it while it uses
+    /// the reference (the reference must not reach another thread).
+    pub(crate) unsafe fn get(&self) -> &Core {
+        // SAFETY: per the contract, only the holder of the P uses the core.
+        unsafe { &*self.0.get() }
+    }
+}
+
+/// Why [`m_loop`] returned.
+enum MExit {
+    /// Shutdown: the M exits holding the P `index`.
+    Shutdown(usize),
+    /// The M gave its P to another M (a waiter); it is a spare M now.
+    GaveP,
+    /// The M lost its P in a blocking call and got none back (shutdown).
+    NoP,
+}
+
+/// The body of an M that starts holding P `p` (the first `procs` Ms, and
+/// the Ms sysmon starts for a retaken P). Between Ps it waits as a spare
+/// M (`handoff.rs`) for another to be handed to it.
 ///
 /// The scheduling loop is compiled twice, with tracing on and off
 /// ([`schedule`]), so with tracing off an M runs no hook code and builds no
@@ -112,24 +164,80 @@ impl Core {
 /// An M that dies of a panic (a spool bug: user code runs under
 /// `catch_unwind` in the task's poll or `panics::Panics::guard`) is caught
 /// here and replaced, see [`replace`].
-pub(crate) fn run(shared: Arc<Shared>, core: Core) {
-    match catch_unwind(AssertUnwindSafe(|| m_loop(&shared, &core))) {
-        Ok(()) => exit(&shared, &core),
-        Err(payload) => replace(shared, core, payload),
+pub(crate) fn run(shared: Arc<Shared>, p: usize) {
+    let mut held = Some(p);
+    let slot = MSlot::new();
+    loop {
+        let Some(p) = held else {
+            match shared.spare_wait(&slot) {
+                Some(p) => {
+                    held = Some(p);
+                    continue;
+                }
+                None => return,
+            }
+        };
+        match catch_unwind(AssertUnwindSafe(|| m_loop(&shared, p))) {
+            Ok(MExit::Shutdown(p)) => {
+                exit(&shared, p);
+                return;
+            }
+            Ok(MExit::GaveP) => held = None,
+            Ok(MExit::NoP) => return,
+            Err(payload) => {
+                // The P the M held when it died (it may have changed in a
+                // blocking call), read before the context is cleared.
+                let core = context::core_ptr();
+                context::set_core(std::ptr::null());
+                if !core.is_null() {
+                    // SAFETY: the context's core is the one this M holds.
+                    let index = unsafe { &*core }.index;
+                    replace(shared, index, payload);
+                } else {
+                    drop_payload(payload);
+                }
+                return;
+            }
+        }
     }
 }
 
-/// The M proper: takes the P and runs the scheduling loop until shutdown.
-fn m_loop(shared: &Arc<Shared>, core: &Core) {
-    let _enter = context::enter(Arc::as_ptr(shared), core);
-    let p = &shared.procs[core.index];
-    hooks::proc_start(p.id, &p.trace);
+/// The core of P `p`.
+///
+/// # Safety
+/// The caller holds P `p` (see [`CoreCell::get`]).
+pub(crate) unsafe fn core_of(shared: &Shared, p: usize) -> &Core {
+    // SAFETY: forwarded contract.
+    unsafe { shared.procs[p].core.get() }
+}
+
+/// The M proper, holding P `p`: runs the scheduling loop until shutdown or
+/// until it hands its P to a waiting M. The P it holds may change inside a
+/// poll (`block_in_place`), so each round re-reads it from the context.
+fn m_loop(shared: &Arc<Shared>, p: usize) -> MExit {
+    let _enter = context::enter_m(Arc::as_ptr(shared));
+    // SAFETY: we were given P `p` (started with it, or handed it).
+    context::set_core(unsafe { core_of(shared, p) });
+    let proc = &shared.procs[p];
+    hooks::proc_start(proc.id, &proc.trace);
     loop {
+        let core = context::core_ptr();
+        if core.is_null() {
+            return MExit::NoP;
+        }
+        // SAFETY: the context's core is the P this M holds, until it
+        // gives it away below or in a blocking call (then the context changes).
+        let core = unsafe { &*core };
         // The state before the flag: a switch after this read changes the
         // state, so the inner loop returns and the flag is read again.
         let seen = shared.sched_state();
         if seen & SHUTDOWN != 0 {
-            break;
+            hooks::proc_stop();
+            context::set_core(std::ptr::null());
+            return MExit::Shutdown(core.index);
+        }
+        if seen & WAITING != 0 && give_p(shared, core) {
+            return MExit::GaveP;
         }
         if hooks::enabled() {
             schedule::<true>(shared, core, seen);
@@ -137,12 +245,29 @@ fn m_loop(shared: &Arc<Shared>, core: &Core) {
             schedule::<false>(shared, core, seen);
         }
     }
+}
+
+/// An M that lost its P in a blocking call waits for one: hand it ours
+/// (`handoff.rs`), queue and all, and become a spare M. False if no M
+/// waits any more (another M served it).
+fn give_p(shared: &Shared, core: &Core) -> bool {
+    if core.searching.get() {
+        end_searching(shared, core);
+    }
+    let Some(waiter) = shared.pop_waiter() else {
+        return false;
+    };
     hooks::proc_stop();
+    context::set_core(std::ptr::null());
+    waiter.give(core.index);
+    true
 }
 
 /// The M leaves for good: its queued Gs are not run any more (the
 /// registry drain cancels them) and it stops counting for stop-the-world.
-fn exit(shared: &Shared, core: &Core) {
+fn exit(shared: &Shared, p: usize) {
+    // SAFETY: the exiting M holds P `p`.
+    let core = unsafe { core_of(shared, p) };
     drop(core.runnext.take());
     while let Some(t) = core.worker.pop() {
         drop(t);
@@ -160,7 +285,10 @@ fn exit(shared: &Shared, core: &Core) {
 /// runs (sysmon, issue 12, is meant to check [`Shared::check_ms`] too).
 #[cold]
 #[inline(never)]
-fn replace(shared: Arc<Shared>, core: Core, payload: Box<dyn Any + Send>) {
+fn replace(shared: Arc<Shared>, index: usize, payload: Box<dyn Any + Send>) {
+    // SAFETY: the dying M held P `index`; its thread touches nothing else
+    // after this function.
+    let core = unsafe { core_of(&shared, index) };
     // The tracer still thinks this thread holds the P.
     if let Err(p) = catch_unwind(hooks::proc_stop) {
         std::mem::forget(p);
@@ -176,14 +304,13 @@ fn replace(shared: Arc<Shared>, core: Core, payload: Box<dyn Any + Send>) {
             shared.notify_parked();
         }
     }
-    let index = core.index;
     if shared.is_shutdown() {
         shared.panics.m_died(
             index,
             payload.as_ref(),
             "The runtime is shutting down: not replaced.",
         );
-        exit(&shared, &core);
+        exit(&shared, index);
         drop_payload(payload);
         return;
     }
@@ -193,7 +320,7 @@ fn replace(shared: Arc<Shared>, core: Core, payload: Box<dyn Any + Send>) {
     let sh = Arc::clone(&shared);
     let spawned = std::thread::Builder::new()
         .name(name)
-        .spawn(move || run(sh, core));
+        .spawn(move || run(sh, index));
     match spawned {
         Ok(t) => {
             shared.panics.m_died(
@@ -212,8 +339,8 @@ fn replace(shared: Arc<Shared>, core: Core, payload: Box<dyn Any + Send>) {
                      queued tasks; `block_on` on it will panic."
                 ),
             );
-            // The closure (and the core) were dropped with the error; the
-            // P's queue stays reachable to thieves through its stealer.
+            // Nobody holds the P now; its queue stays reachable to thieves
+            // through its stealer.
             shared.lose_p();
             shared.stw.leave();
         }
@@ -249,7 +376,10 @@ fn schedule<const TRACED: bool>(shared: &Shared, core: &Core, seen: u32) {
                     end_searching(shared, core);
                 }
                 PCounters::bump(&shared.procs[core.index].counters.polls);
-                run_task::<TRACED>(core, task, chained);
+                if !run_task::<TRACED>(shared, core, task, chained) {
+                    // The P changed hands in a blocking call.
+                    return;
+                }
             }
             None => {
                 park(shared, core);
@@ -259,15 +389,51 @@ fn schedule<const TRACED: bool>(shared: &Shared, core: &Core, seen: u32) {
     }
 }
 
-fn run_task<const TRACED: bool>(core: &Core, task: Notified, chained: bool) {
+/// Polls `task`. False when the M no longer holds `core`'s P afterwards
+/// (the poll made a blocking call that lost it): the caller must re-read
+/// its P from the context.
+fn run_task<const TRACED: bool>(
+    shared: &Shared,
+    core: &Core,
+    task: Notified,
+    chained: bool,
+) -> bool {
     core.polling.set(true);
     let out = harness::run::<TRACED>(task, chained);
+    let now = context::core_ptr();
+    if !std::ptr::eq(now, core) {
+        return moved(shared, now, out);
+    }
     core.polling.set(false);
     if let RunOutcome::Requeue(t) = out {
         // No wake-up of an idle M: this M is about to pick from this very
         // queue (Go's `goyield` does not `wakep` either).
         core.worker.push(t);
     }
+    true
+}
+
+/// [`run_task`]'s ending after a poll that came back on another P (`now`),
+/// or on none (shutdown).
+#[cold]
+#[inline(never)]
+fn moved(shared: &Shared, now: *const Core, out: RunOutcome) -> bool {
+    // SAFETY: the context's core is the P this M holds now.
+    match unsafe { now.as_ref() } {
+        Some(core) => {
+            core.polling.set(false);
+            if let RunOutcome::Requeue(t) = out {
+                core.worker.push(t);
+            }
+        }
+        None => {
+            if let RunOutcome::Requeue(t) = out {
+                // No P: the injector (or, at shutdown, the registry drain).
+                shared.schedule(t);
+            }
+        }
+    }
+    false
 }
 
 fn stw_park(shared: &Shared, core: &Core) {
@@ -479,6 +645,15 @@ fn park(shared: &Shared, core: &Core) {
         }
         if shared.stw.requested() {
             stw_park(shared, core);
+        }
+        // An M waits for a P (the #StoreLoad pair with `Shared::add_waiter`:
+        // we joined the sleeper list, then look; it announces, then looks
+        // at the list): leave so `m_loop` hands ours over.
+        if shared.sched_state() & WAITING != 0 {
+            if !shared.idle.unpark_worker_by_id(core.index) {
+                core.searching.set(true);
+            }
+            return;
         }
         let deadline = shared.next_timer();
         hooks::proc_stop();

@@ -80,7 +80,7 @@ pub(crate) fn run<const TRACED: bool>(task: Notified, chained: bool) -> RunOutco
     }
     let waker = waker::waker_ref(ptr);
     let mut cx = Context::from_waker(&waker);
-    context::begin_poll();
+    context::begin_poll(h);
     // SAFETY: we hold RUNNING; the stage holds the future.
     let res = unsafe { (h.vtable.poll)(ptr, &mut cx) };
     let end = context::end_poll();

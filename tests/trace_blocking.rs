@@ -1,0 +1,72 @@
+//! `block_in_place` in traces: Go's syscall flow. Short calls are
+//! `GoSyscallBegin`/`GoSyscallEnd`; a retaken call is `ProcSteal` (by
+//! sysmon's M) then `GoSyscallEndBlocked`, including a steal in the
+//! generation after the call began and a call that ends in the generation
+//! after its steal. Go's parser accepts the file and its syscall profile
+//! shows the blocked time.
+
+mod trace_support;
+
+use std::time::Duration;
+
+use spool_trace::read::EventKind;
+use trace_support::{go_parse, go_pprof_total, read_timeline, serial, trace_path};
+
+#[test]
+fn blocking_calls_follow_gos_syscall_flow_across_generations() {
+    let _s = serial();
+    let path = trace_path("blocking");
+    let rt = spool::Builder::new().procs(2).build().unwrap();
+    let before = rt.handle().sched_stats();
+    rt.block_on(async {
+        spool::trace::start_file(&path).unwrap();
+        let h = spool::spawn(async {
+            // Fast path: back before sysmon's second look.
+            for i in 0..100u64 {
+                assert_eq!(spool::block_in_place(|| i + 1), i + 1);
+            }
+            // Begins in one generation; with the other M idle and nothing
+            // queued, sysmon waits 10 ms before retaking: the steal is in
+            // the next generation.
+            spool::block_in_place(|| {
+                spool::trace::flush().unwrap();
+                std::thread::sleep(Duration::from_millis(40));
+            });
+            spool::yield_now().await;
+            // Stolen after 10 ms, ends in the generation after the steal.
+            spool::block_in_place(|| {
+                std::thread::sleep(Duration::from_millis(25));
+                spool::trace::flush().unwrap();
+                std::thread::sleep(Duration::from_millis(5));
+            });
+            spool::yield_now().await;
+        });
+        h.await.unwrap();
+        spool::trace::stop().unwrap();
+    });
+    let stats = rt.handle().sched_stats();
+    drop(rt);
+    assert!(stats.retakes - before.retakes >= 2, "{stats:?}");
+    let t = read_timeline(&path);
+    let (mut begins, mut ends, mut blocked, mut steals) = (0, 0, 0, 0);
+    for e in &t.events {
+        match e.kind {
+            EventKind::GoSyscallBegin { .. } => begins += 1,
+            EventKind::GoSyscallEnd => ends += 1,
+            EventKind::GoSyscallEndBlocked => blocked += 1,
+            EventKind::ProcSteal { .. } => steals += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(begins, 102);
+    assert_eq!(ends + blocked, begins, "every call ended");
+    assert!(blocked >= 2, "the two long calls were retaken: {blocked}");
+    assert_eq!(steals, blocked, "one ProcSteal per blocked end");
+    assert!(t.generations >= 3, "{} generations", t.generations);
+    go_parse(&path);
+    let (syscall_ns, _) = go_pprof_total(&path, "syscall");
+    assert!(
+        syscall_ns >= 60_000_000,
+        "go tool trace -pprof=syscall shows the blocked time: {syscall_ns} ns"
+    );
+}
