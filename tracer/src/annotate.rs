@@ -49,6 +49,7 @@
 //! moved into another task and dropped there, its end is dropped and counted
 //! (see Rules).
 
+pub(crate) mod gc;
 pub(crate) mod regions;
 
 use std::cell::Cell;
@@ -56,7 +57,7 @@ use std::fmt;
 use std::future::Future;
 use std::num::NonZeroU64;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use crate::hooks::{self, enabled};
@@ -514,33 +515,23 @@ pub fn set_label(label: &str) {
 // GC-like phases
 // ---------------------------------------------------------------------------
 
-/// Open [`gc_begin`]s not yet matched by a [`gc_end`], over all threads.
-static GC_DEPTH: AtomicUsize = AtomicUsize::new(0);
-
 /// Marks the start of an application GC-like phase (collection, compaction)
 /// on the running task (GCBegin; viewers show it as a GC phase).
 ///
 /// Go's format has one global GC state, so phases nest and overlap: the
 /// trace shows one phase from the first `gc_begin` to the `gc_end` that
-/// closes the last open one (a depth count shared by all threads). An extra
-/// `gc_end` is ignored. Prefer [`GcGuard`]. The depth is counted with tracing
-/// off too (one atomic add), so a phase open when tracing starts is not
-/// mistaken for closed; its end is then dropped by the tracer (its begin was
-/// never written), keeping the file valid.
+/// closes the last open one (a depth count shared by all threads, see
+/// `annotate/gc.rs`). An extra `gc_end` is ignored. Prefer [`GcGuard`]. The
+/// depth is counted with tracing off too (a short lock), so a phase open
+/// when tracing starts is not mistaken for closed; its end is then dropped
+/// by the tracer (its begin was never written), keeping the file valid.
 pub fn gc_begin() {
-    // AcqRel: pairs with the RMW in `gc_end`, so the thread that takes the
-    // depth 0 -> 1 writes its GCBegin after the closing GCEnd was decided.
-    if GC_DEPTH.fetch_add(1, Ordering::AcqRel) == 0 {
-        hooks::gc_begin();
-    }
+    gc::GC.begin(hooks::gc_begin);
 }
 
 /// Marks the end of the phase [`gc_begin`] opened (GCEnd); see there.
 pub fn gc_end() {
-    let closed = GC_DEPTH.fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| d.checked_sub(1));
-    if closed == Ok(1) {
-        hooks::gc_end();
-    }
+    gc::GC.end(hooks::gc_end);
 }
 
 /// A GC-like phase that ends when the guard drops.
@@ -653,16 +644,16 @@ mod tests {
 
     #[test]
     fn gc_depth_nests_and_ignores_extra_ends() {
-        // The only test touching GC_DEPTH (it is process-global).
-        let base = GC_DEPTH.load(Ordering::Relaxed);
+        // The only test touching the GC depth (it is process-global).
+        let base = gc::GC.depth();
         let outer = GcGuard::begin();
         let inner = GcGuard::begin();
-        assert_eq!(GC_DEPTH.load(Ordering::Relaxed), base + 2);
+        assert_eq!(gc::GC.depth(), base + 2);
         drop(inner);
         drop(outer);
-        assert_eq!(GC_DEPTH.load(Ordering::Relaxed), base);
+        assert_eq!(gc::GC.depth(), base);
         gc_end();
-        assert_eq!(GC_DEPTH.load(Ordering::Relaxed), base.saturating_sub(1));
+        assert_eq!(gc::GC.depth(), base.saturating_sub(1));
     }
 
     #[test]

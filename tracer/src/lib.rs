@@ -64,8 +64,10 @@ pub use writer::TraceSummary;
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod __loom {
+    pub use crate::annotate::gc::GcPhases;
     pub use crate::handoff::{
         GenWord, MBuf, OpenBatch, collect_slot, ensure_batch, hand_over, section_on,
     };
+    pub use crate::seq::{Seq, claim_status, next_seq, next_seq_owned, pack};
     pub use crate::slot::Slot;
 }

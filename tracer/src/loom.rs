@@ -2,7 +2,8 @@
 //! for loom's under `cfg(loom)`.
 //!
 //! The per-M buffer slot ([`crate::slot`]) takes its atomics and its cell from
-//! here, so `tests/loom.rs` checks the real hand-off protocol, not a copy.
+//! here, and the GC phase count (`annotate/gc.rs`) its mutex, so
+//! `tests/loom.rs` checks the real protocols, not copies.
 //! Process-wide statics (the enabled flag, the generation counter, the
 //! registries) use `std` types directly: loom types cannot live in statics,
 //! and those statics are only touched by simple load/store/CAS steps whose
@@ -10,11 +11,22 @@
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{AtomicU8, Ordering};
+#[cfg(not(loom))]
+pub(crate) use std::sync::{Mutex, MutexGuard};
 
 #[cfg(loom)]
 pub(crate) use ::loom::cell::UnsafeCell;
 #[cfg(loom)]
 pub(crate) use ::loom::sync::atomic::{AtomicU8, Ordering};
+#[cfg(loom)]
+pub(crate) use ::loom::sync::{Mutex, MutexGuard};
+
+/// Locks `m`, ignoring poisoning (a panic under one of the tracer's locks
+/// leaves the data it guards consistent: each critical section is a few
+/// plain writes).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Waits a little inside a spin loop: a CPU hint normally, a yield to the
 /// model checker under loom (loom requires spinning threads to yield).

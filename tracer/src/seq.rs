@@ -7,8 +7,69 @@
 //! generation. Go's parser wants exactly one status event per resource per
 //! generation before its first sequenced event; the CAS below makes exactly one
 //! thread win the right to write it.
+//!
+//! The functions are generic over the slot's atomic word ([`SlotWord`]):
+//! std's `AtomicU64` in the tracer, loom's in the loom models
+//! (`tests/loom.rs`, through `spool_tracer::__loom`), which run this code.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The atomic word of a sequence slot: std's `AtomicU64` here, loom's in
+/// the loom models. Each method is the `AtomicU64` method of its name.
+pub trait SlotWord {
+    /// `AtomicU64::load`.
+    fn load(&self, order: Ordering) -> u64;
+    /// `AtomicU64::store`.
+    fn store(&self, v: u64, order: Ordering);
+    /// `AtomicU64::compare_exchange_weak`.
+    fn compare_exchange_weak(
+        &self,
+        cur: u64,
+        new: u64,
+        success: Ordering,
+        failure: Ordering,
+    ) -> Result<u64, u64>;
+}
+
+impl SlotWord for AtomicU64 {
+    #[inline(always)]
+    fn load(&self, order: Ordering) -> u64 {
+        AtomicU64::load(self, order)
+    }
+    #[inline(always)]
+    fn store(&self, v: u64, order: Ordering) {
+        AtomicU64::store(self, v, order)
+    }
+    #[inline(always)]
+    fn compare_exchange_weak(
+        &self,
+        cur: u64,
+        new: u64,
+        success: Ordering,
+        failure: Ordering,
+    ) -> Result<u64, u64> {
+        AtomicU64::compare_exchange_weak(self, cur, new, success, failure)
+    }
+}
+
+#[cfg(loom)]
+impl SlotWord for ::loom::sync::atomic::AtomicU64 {
+    fn load(&self, order: Ordering) -> u64 {
+        ::loom::sync::atomic::AtomicU64::load(self, order)
+    }
+    fn store(&self, v: u64, order: Ordering) {
+        ::loom::sync::atomic::AtomicU64::store(self, v, order)
+    }
+    fn compare_exchange_weak(
+        &self,
+        cur: u64,
+        new: u64,
+        success: Ordering,
+        failure: Ordering,
+    ) -> Result<u64, u64> {
+        ::loom::sync::atomic::AtomicU64::compare_exchange_weak(self, cur, new, success, failure)
+    }
+}
 
 /// Sequence numbers per generation fit 32 bits: a generation holds at most a
 /// few MB of events (see `writer.rs`), far below 2^32 events for one task.
@@ -17,29 +78,29 @@ const SEQ_MASK: u64 = (1 << SEQ_BITS) - 1;
 
 /// Packs a slot value.
 #[inline(always)]
-pub(crate) fn pack(generation: u64, seq: u64) -> u64 {
+pub fn pack(generation: u64, seq: u64) -> u64 {
     (generation << SEQ_BITS) | (seq & SEQ_MASK)
 }
 
 /// The generation stamped in a slot value.
 #[inline(always)]
-pub(crate) fn slot_gen(v: u64) -> u64 {
+pub fn slot_gen(v: u64) -> u64 {
     v >> SEQ_BITS
 }
 
 /// What [`next_seq`] decided.
 #[must_use]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Seq {
+pub struct Seq {
     /// The sequence number to put on the event.
-    pub(crate) seq: u64,
+    pub seq: u64,
     /// The caller won the right (and duty) to emit the status event first.
-    pub(crate) needs_status: bool,
+    pub needs_status: bool,
 }
 
 /// Advances a resource's sequence number for an event in `generation`.
 #[inline]
-pub(crate) fn next_seq(slot: &AtomicU64, generation: u64) -> Seq {
+pub fn next_seq<S: SlotWord>(slot: &S, generation: u64) -> Seq {
     // Load the slot; Acquire pairs with the AcqRel CAS of the previous event
     // on this resource (possibly on another M), which happened before ours.
     next_seq_from(slot, slot.load(Ordering::Acquire), generation)
@@ -48,7 +109,7 @@ pub(crate) fn next_seq(slot: &AtomicU64, generation: u64) -> Seq {
 /// [`next_seq`] for a caller that has already loaded the slot (`cur`,
 /// with Acquire) to decide whether to write at all.
 #[inline]
-pub(crate) fn next_seq_from(slot: &AtomicU64, mut cur: u64, generation: u64) -> Seq {
+pub fn next_seq_from<S: SlotWord>(slot: &S, mut cur: u64, generation: u64) -> Seq {
     loop {
         let (new, q) = advance(cur, generation);
         // Claim the next number (and, on a generation change, the status).
@@ -81,7 +142,7 @@ fn advance(cur: u64, generation: u64) -> (u64, Seq) {
 /// hand-off.
 /// `cur` is the slot's value, loaded (Acquire) by the caller.
 #[inline(always)]
-pub(crate) fn next_seq_owned(slot: &AtomicU64, cur: u64, generation: u64) -> Seq {
+pub fn next_seq_owned<S: SlotWord>(slot: &S, cur: u64, generation: u64) -> Seq {
     let (new, q) = advance(cur, generation);
     slot.store(new, Ordering::Release);
     q
@@ -91,7 +152,7 @@ pub(crate) fn next_seq_owned(slot: &AtomicU64, cur: u64, generation: u64) -> Seq
 /// carries a sequence number (a running task or P seen by its own M, or a
 /// status written at trace start). True if the caller must emit the status.
 #[inline]
-pub(crate) fn claim_status(slot: &AtomicU64, generation: u64) -> bool {
+pub fn claim_status<S: SlotWord>(slot: &S, generation: u64) -> bool {
     let mut cur = slot.load(Ordering::Acquire);
     while slot_gen(cur) != generation {
         // Stamp the generation with sequence 0 (the status resets it).

@@ -13,10 +13,21 @@
 //! generation 1 is written after the collector took the M's batch — also
 //! when the M exits during the flip.
 //!
+//! `loom/seq.rs` models the per-resource sequence slots (`src/seq.rs`: the
+//! `next_seq` CAS loop, the status claim, the owner's variant) and
+//! `loom/gc.rs` the GC phase count (`src/annotate/gc.rs`), on the same
+//! real code.
+//!
 //! Run: `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test --release
 //! -p spool-tracer --test loom`.
 
 #![cfg(loom)]
+
+// The sequence slots and the GC phase count (their own files).
+#[path = "loom/gc.rs"]
+mod gc;
+#[path = "loom/seq.rs"]
+mod seq;
 
 use ::loom::sync::atomic::{AtomicU64, Ordering};
 use ::loom::sync::{Arc, Mutex};
