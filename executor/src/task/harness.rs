@@ -11,6 +11,14 @@
 //! idle, so a `go_unblock` from another thread always follows it. A wake that
 //! arrived during the poll is then recorded by the poller as `go_unblock`.
 //! A wake of an idle task records `go_unblock` on the waking thread.
+//!
+//! `go_destroy` likewise goes out after the future's destructor (the task's
+//! last code, Go's deferred calls) and *before* `complete` sets `COMPLETE`
+//! and wakes the joiner (Go's `goexit1`: `GoEnd`, then the G is dead):
+//! a joiner that stops the trace as soon as it sees the output would
+//! otherwise cut the event off. What `complete` runs afterwards (an unjoined
+//! output's destructor, the joiner's waker) runs on an M with no task in the
+//! trace: its `GoUnblock` of the joiner is the M's, like the netpoller's.
 
 use std::ptr::NonNull;
 use std::task::Context;
@@ -86,11 +94,14 @@ pub(crate) fn run<const TRACED: bool>(task: Notified, chained: bool) -> RunOutco
     let end = context::end_poll();
     match res {
         PollFuture::Complete => {
-            // SAFETY: we hold RUNNING and the poller's reference.
-            unsafe { complete(ptr, 1) };
+            // The future (and its destructor) is done: the event goes out
+            // before `complete` publishes the output and wakes the joiner,
+            // who may otherwise stop the trace before it is recorded.
             if traced {
                 hooks::go_destroy();
             }
+            // SAFETY: we hold RUNNING and the poller's reference.
+            unsafe { complete(ptr, 1) };
             RunOutcome::Done
         }
         PollFuture::Pending => {
@@ -150,9 +161,11 @@ pub(crate) fn trace_pending(end: &PollEnd) -> bool {
 unsafe fn cancel_and_complete(ptr: NonNull<Header>) {
     // SAFETY: we hold RUNNING; the stage holds the future.
     unsafe { (ptr.as_ref().vtable.cancel)(ptr) };
+    // After the future's destructor (the task's last code), before the
+    // joiner can see the output (see the module doc).
+    hooks::go_destroy();
     // SAFETY: as above.
     unsafe { complete(ptr, 1) };
-    hooks::go_destroy();
 }
 
 /// The output (or cancellation) is in the stage: leave the registry,
