@@ -34,6 +34,9 @@ pub mod task {
 pub use spool_executor::hyper;
 pub use spool_executor::{io, net, signal};
 
+// Channels, select, locks and groups (issue 13), with every wait traced.
+pub use spool_executor::{select, sync};
+
 /// Tracing: starting and stopping Go-format execution traces; user
 /// annotations (Go's `runtime/trace` API: tasks, regions, logs, labels,
 /// GC-like phases), the counting allocator and the `tracing` layer.

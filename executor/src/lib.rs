@@ -37,6 +37,7 @@ mod panics;
 mod runtime;
 mod sched;
 pub mod signal;
+pub mod sync;
 mod task;
 pub mod time;
 pub mod trace_ctl;

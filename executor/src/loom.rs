@@ -25,6 +25,30 @@ pub(crate) mod atomic {
     };
 }
 
+#[cfg(loom)]
+pub(crate) use ::loom::cell::UnsafeCell;
+
+/// `std::cell::UnsafeCell` with loom's closure-based access API, so code that
+/// touches the cell reads the same in both builds (tokio's
+/// `loom/std/unsafe_cell.rs` shape). The `sync` module's waiter nodes use it.
+#[cfg(not(loom))]
+#[derive(Debug)]
+pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+#[cfg(not(loom))]
+impl<T> UnsafeCell<T> {
+    /// Wraps `value`.
+    pub(crate) const fn new(value: T) -> Self {
+        Self(std::cell::UnsafeCell::new(value))
+    }
+
+    /// Calls `f` with a mutable pointer to the contents.
+    #[inline(always)]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
+
 /// Locks a mutex, ignoring poisoning: every critical section in the executor
 /// leaves its data consistent before anything that can panic runs.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

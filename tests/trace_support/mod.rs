@@ -27,8 +27,8 @@ pub fn trace_path(name: &str) -> PathBuf {
 #[path = "../../tracer/tests/common/go.rs"]
 mod go;
 pub use go::go_parse;
-#[allow(unused_imports)] // Used by the profile tests only.
-pub use go::go_pprof_total;
+#[allow(unused_imports)] // Used by some test files only.
+pub use go::{go_binary, go_pprof_total};
 
 /// A trace read back with spool's reader, ordered into one timeline.
 pub struct Timeline {
