@@ -8,6 +8,9 @@
 //!   kanal `bounded_async(0)`, each on a 2-worker tokio runtime.
 //! - `mpmc`: 4 producers and 4 consumers move [`MESSAGES`] values through
 //!   a channel of capacity 1024.
+//! - `mutex`: [`LOCKERS`] tasks share [`LOCKS`] lock/unlock pairs of one
+//!   mutex (a counter behind it), spool `sync::Mutex` vs
+//!   `tokio::sync::Mutex` (Go: `BenchmarkMutexContended`).
 //! - `ping_pong_traced`: spool's ping-pong with a trace being recorded (to
 //!   a sink), for the cost of tracing a hand-off.
 //!
@@ -22,6 +25,10 @@ use criterion::{Criterion, criterion_group, criterion_main};
 const ROUNDS: u64 = 10_000;
 /// Values through the channel per `mpmc` iteration.
 const MESSAGES: u64 = 1_000_000;
+/// Lock/unlock pairs per `mutex` iteration, over [`LOCKERS`] tasks.
+const LOCKS: u64 = 1_000_000;
+/// Tasks contending for the mutex.
+const LOCKERS: u64 = 8;
 
 fn spool_rt() -> spool::Runtime {
     spool::Builder::new().procs(2).build().unwrap()
@@ -252,6 +259,46 @@ fn tokio_mpmc(rt: &tokio::runtime::Runtime) {
     });
 }
 
+fn spool_mutex(rt: &spool::Runtime) {
+    rt.block_on(async {
+        let m = std::sync::Arc::new(spool::sync::Mutex::new(0u64));
+        let hs: Vec<_> = (0..LOCKERS)
+            .map(|_| {
+                let m = m.clone();
+                spool::spawn(async move {
+                    for _ in 0..LOCKS / LOCKERS {
+                        *m.lock().await += 1;
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.await.unwrap();
+        }
+        assert_eq!(*m.lock().await, LOCKS);
+    });
+}
+
+fn tokio_mutex(rt: &tokio::runtime::Runtime) {
+    rt.block_on(async {
+        let m = std::sync::Arc::new(tokio::sync::Mutex::new(0u64));
+        let hs: Vec<_> = (0..LOCKERS)
+            .map(|_| {
+                let m = m.clone();
+                tokio::spawn(async move {
+                    for _ in 0..LOCKS / LOCKERS {
+                        *m.lock().await += 1;
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.await.unwrap();
+        }
+        assert_eq!(*m.lock().await, LOCKS);
+    });
+}
+
 fn group<'a>(
     c: &'a mut Criterion,
     name: &str,
@@ -318,6 +365,17 @@ fn mpmc(c: &mut Criterion) {
     g.finish();
 }
 
+fn mutex(c: &mut Criterion) {
+    let mut g = group(c, "mutex");
+    g.sample_size(10);
+    let s = spool_rt();
+    g.bench_function("spool", |b| b.iter(|| spool_mutex(&s)));
+    drop(s);
+    let t = tokio_rt();
+    g.bench_function("tokio", |b| b.iter(|| tokio_mutex(&t)));
+    g.finish();
+}
+
 /// spool's ping-pong untraced and traced, back to back (the trace goes to
 /// a sink: this measures recording, not disk).
 fn ping_pong_traced(c: &mut Criterion) {
@@ -333,5 +391,5 @@ fn ping_pong_traced(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(sync, ping_pong, mpmc, ping_pong_traced);
+criterion_group!(sync, ping_pong, mpmc, mutex, ping_pong_traced);
 criterion_main!(sync);

@@ -35,7 +35,7 @@ pub use spool_executor::hyper;
 pub use spool_executor::{io, net, signal};
 
 // Channels, select, locks and groups (issue 13), with every wait traced.
-pub use spool_executor::{select, sync};
+pub use spool_executor::{select, sync, task_local};
 
 /// Tracing: starting and stopping Go-format execution traces; user
 /// annotations (Go's `runtime/trace` API: tasks, regions, logs, labels,

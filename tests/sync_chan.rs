@@ -550,3 +550,32 @@ fn oneshot_send_and_drop() {
         assert_eq!(rx.await, Err(spool::sync::oneshot::RecvError));
     });
 }
+
+#[test]
+fn a_panicking_waiter_waker_does_not_break_the_sender() {
+    struct PanicOnWake;
+    impl std::task::Wake for PanicOnWake {
+        fn wake(self: Arc<Self>) {
+            panic!("spool test: this waker panics in wake");
+        }
+    }
+    let _w = watchdog("a_panicking_waiter_waker_does_not_break_the_sender", 30);
+    let rt = rt(1);
+    let (tx, rx) = chan::<u32>(0);
+    // A receiver parked with a waker that panics when woken.
+    let waker = Waker::from(Arc::new(PanicOnWake));
+    let mut r = Box::pin(rx.recv());
+    assert!(
+        r.as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending()
+    );
+    // A task hands it a value: the wake panics inside the sender's poll,
+    // is caught and counted, and the send completes.
+    let sent = rt
+        .block_on(rt.spawn(async move { tx.send(4).await.is_ok() }))
+        .unwrap();
+    assert!(sent);
+    assert_eq!(rt.handle().waker_panics(), 1);
+    assert_eq!(poll_once(&mut r), Poll::Ready(Some(4)));
+}

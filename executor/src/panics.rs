@@ -51,6 +51,9 @@ pub(crate) enum Site {
     /// The netpoller waking a task waiting for a socket (or the runtime's
     /// shutdown waking it with an error).
     IoWake,
+    /// A `spool::sync` primitive (channel, lock, group) waking a waiter's
+    /// waker: the waiter's future chose it, the waking task did not.
+    SyncWake,
 }
 
 impl Site {
@@ -64,6 +67,7 @@ impl Site {
             Site::JoinWake => "waking the waker that awaits a finished task's `JoinHandle`",
             Site::WakerDrop => "dropping a waker registered with a `Sleep` or a `JoinHandle`",
             Site::IoWake => "waking a task's waker registered with a socket (a readiness wait)",
+            Site::SyncWake => "waking a task blocked on a `spool::sync` channel or lock",
         }
     }
 }

@@ -8,8 +8,12 @@
 //! also lands in the waker's P's `runnext`, the cheap hand-off Go makes).
 //!
 //! Layout: `waitlist.rs` is the intrusive FIFO of waiters every primitive
-//! shares; `chan/` the channel (core, operations, handles); `select.rs` the
-//! claim protocol behind `select!`; `oneshot.rs` the one-value channel.
+//! shares, `lock.rs` the short spin lock in front of each queue; `chan/`
+//! the channel (core, operations, handles); `select.rs` the claim protocol
+//! behind `select!`; `oneshot.rs` the one-value channel; `semaphore.rs`
+//! the FIFO hand-off semaphore under `mutex.rs` and `rwlock.rs`;
+//! `notify.rs`, `group.rs` (WaitGroup, Barrier), `once_cell.rs`,
+//! `join_set.rs`, `cancel.rs` (CancellationToken), `task_local.rs`.
 //!
 //! # Examples
 //!
@@ -33,10 +37,19 @@
 //! });
 //! ```
 
+mod cancel;
 pub(crate) mod chan;
+mod group;
+mod join_set;
 pub(crate) mod lock;
+mod mutex;
+mod notify;
+mod once_cell;
 pub mod oneshot;
+mod rwlock;
 pub(crate) mod select;
+mod semaphore;
+mod task_local;
 pub(crate) mod waitlist;
 
 use std::future::Future;
@@ -45,10 +58,21 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 
+pub use cancel::{CancellationToken, DropGuard, WaitForCancellation};
 pub use chan::{
     Receiver, Recv, Send, SendError, Sender, TryRecvError, TrySendError, chan, unbounded,
 };
+pub use group::{Barrier, BarrierWait, BarrierWaitResult, WaitGroup, WaitGroupWait};
+pub use join_set::JoinSet;
+pub use mutex::{Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
+pub use notify::{Notified, Notify};
+pub use once_cell::{OnceCell, SetError};
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use select::MAX_BRANCHES;
+pub use semaphore::{
+    AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError,
+};
+pub use task_local::{AccessError, LocalKey, TaskLocalFuture};
 
 /// What `select!` expands to; not a public API.
 #[doc(hidden)]

@@ -36,6 +36,7 @@ use std::task::Waker;
 
 use crate::loom::UnsafeCell;
 use crate::loom::atomic::{AtomicU8, Ordering};
+use crate::panics::Site;
 
 /// Not in any list; the owner has the node to itself.
 pub(crate) const IDLE: u8 = 0;
@@ -256,9 +257,47 @@ impl<P> Drop for WaitList<P> {
     }
 }
 
-/// Wakes each waker (after the caller released its lock).
+/// Wakes `w`, a waiter's waker (after the caller released its lock).
+///
+/// The waker belongs to the waiting future, not to the caller, so this is
+/// a panic boundary (`panics.rs`): on a runtime thread a panic is caught
+/// and reported by that runtime's `Panics`; elsewhere it is caught and
+/// reported once on stderr. Either way the caller (a send, an unlock, a
+/// close waking a whole batch) goes on.
+#[inline]
+pub(crate) fn wake(w: Waker) {
+    let shared = crate::context::current_shared();
+    if shared.is_null() {
+        if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.wake())) {
+            foreign_thread_panic(p);
+        }
+    } else {
+        // SAFETY: non-null: this thread serves that runtime, which its
+        // worker loop or `block_on` keeps alive (`context.rs` invariants).
+        let shared = unsafe { &*shared };
+        shared.panics.guard(Site::SyncWake, || w.wake());
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn foreign_thread_panic(payload: Box<dyn std::any::Any + Send>) {
+    use std::sync::atomic::AtomicBool;
+    static REPORTED: AtomicBool = AtomicBool::new(false);
+    // Relaxed: "report once" is decided by the swap alone.
+    if !REPORTED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        eprintln!(
+            "spool: a waker panicked ({}) while a thread outside any runtime woke a task blocked on \
+             a spool::sync primitive; spool caught the panic and went on (reported once)",
+            crate::panics::message(payload.as_ref())
+        );
+    }
+    crate::panics::drop_payload(payload);
+}
+
+/// Wakes each waker (after the caller released its lock), each through [`wake`].
 pub(crate) fn wake_all(wakers: Vec<Waker>) {
     for w in wakers {
-        w.wake();
+        wake(w);
     }
 }

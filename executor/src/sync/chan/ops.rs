@@ -29,7 +29,7 @@ use crate::sync::waitlist::{DONE, IDLE, QUEUED};
 
 fn wake(w: Option<std::task::Waker>) {
     if let Some(w) = w {
-        w.wake();
+        crate::sync::waitlist::wake(w);
     }
 }
 
