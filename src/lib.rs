@@ -10,8 +10,9 @@ pub use spool_tracer as tracer;
 
 // The executor: runtime, spawning, joining, timers.
 pub use spool_executor::{
-    Builder, Handle, JoinError, JoinHandle, MAX_PROCS, PROCS_ENV, Runtime, RuntimeMetrics,
-    WeakHandle, YieldNow, block_in_place, spawn, time, yield_now,
+    Builder, DEFAULT_LONG_POLL_THRESHOLD, Handle, JoinError, JoinHandle, LONG_POLL_CATEGORY,
+    LongPoll, MAX_PROCS, PROCS_ENV, Runtime, RuntimeMetrics, WeakHandle, YieldNow, block_in_place,
+    spawn, time, yield_now,
 };
 
 /// Task helpers under Go-flavoured names.

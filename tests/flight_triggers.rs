@@ -113,6 +113,7 @@ fn child() {
         "signal" => signal(dir),
         "no-signal" => no_signal(dir),
         "reports" => reports(dir),
+        "long-poll" => long_polls(dir),
         "env" => env_recorder(),
         "env-bad" => env_bad(),
         "full-disk" => full_disk(dir),
@@ -293,7 +294,11 @@ fn no_signal(dir: PathBuf) {
 }
 
 fn reports(dir: PathBuf) {
-    let rt = spool::Runtime::new().unwrap();
+    // sysmon's own long-poll reports (`long_polls`) would add dumps here.
+    let rt = spool::Builder::new()
+        .long_poll_threshold(Duration::from_secs(3600))
+        .build()
+        .unwrap();
     let fr = recorder(
         dir,
         Triggers {
@@ -314,6 +319,52 @@ fn reports(dir: PathBuf) {
     });
     fr.stop();
     assert_eq!(fr.dumps(), 2);
+}
+
+/// Two long polls reported by sysmon: one dump each, and no more.
+fn long_polls(dir: PathBuf) {
+    let rt = spool::Builder::new()
+        .procs(2)
+        .long_poll_threshold(Duration::from_millis(10))
+        .build()
+        .unwrap();
+    let fr = recorder(
+        dir,
+        Triggers {
+            long_poll: true,
+            ..Default::default()
+        },
+        Duration::from_secs(1),
+    );
+    rt.block_on(async {
+        fr.start().unwrap();
+        for i in 1..=2 {
+            work().await;
+            // One poll that spins until sysmon has reported it (at least
+            // 50 ms): a single long poll, however loaded the machine.
+            let h = rt.handle().clone();
+            spool::spawn(async move {
+                let t = Instant::now();
+                while t.elapsed() < Duration::from_millis(50) || h.metrics().long_polls < i {
+                    assert!(t.elapsed() < Duration::from_secs(20), "no report in 20 s");
+                    std::hint::spin_loop();
+                }
+            })
+            .await
+            .unwrap();
+            wait_dumps(&fr, i);
+        }
+    });
+    // sysmon reported each poll once: no dump is on its way. (On a loaded
+    // machine an M descheduled for 10 ms inside one of `work`'s polls is a
+    // long poll too, so the count is "one dump per report", not "two".)
+    std::thread::sleep(Duration::from_millis(100));
+    let reports = rt.handle().metrics().long_polls;
+    wait_dumps(&fr, reports);
+    fr.stop();
+    assert!(reports >= 2, "{reports} reports");
+    assert_eq!(fr.dumps(), reports);
+    println!("REPORTS {reports}");
 }
 
 fn env_recorder() {
@@ -444,6 +495,15 @@ fn long_poll_and_deadlock_reports_dump_once_each() {
     for d in &dumps {
         go_parse(d);
     }
+}
+
+#[test]
+fn each_long_poll_sysmon_reports_dumps_once() {
+    let dir = fresh_dir("long-poll");
+    let (ok, out, err) = run_child("long-poll", &dir, &[]);
+    assert!(ok, "child failed:\n{out}\n{err}");
+    let reports: usize = field(&out, "REPORTS ").unwrap().trim().parse().unwrap();
+    expect_dumps(&dir, &err, "long-poll", reports);
 }
 
 #[test]

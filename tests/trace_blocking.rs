@@ -70,3 +70,49 @@ fn blocking_calls_follow_gos_syscall_flow_across_generations() {
         "go tool trace -pprof=syscall shows the blocked time: {syscall_ns} ns"
     );
 }
+
+#[test]
+fn a_long_poll_is_one_spool_long_poll_log_naming_the_task_and_its_site() {
+    let _s = serial();
+    let path = trace_path("long-poll");
+    let rt = spool::Builder::new()
+        .procs(2)
+        .long_poll_threshold(Duration::from_millis(10))
+        .build()
+        .unwrap();
+    let line = line!() + 3;
+    let id = rt.block_on(async {
+        spool::trace::start_file(&path).unwrap();
+        let h = spool::spawn(async {
+            let t = std::time::Instant::now();
+            while t.elapsed() < Duration::from_millis(50) {
+                std::hint::spin_loop();
+            }
+        });
+        let id = h.id();
+        h.await.unwrap();
+        spool::trace::stop().unwrap();
+        id
+    });
+    assert!(rt.handle().metrics().long_polls >= 1);
+    drop(rt);
+    go_parse(&path);
+    let bytes = std::fs::read(&path).unwrap();
+    let m = spool_trace::analysis::analyze(&bytes, |_, _| {}).unwrap();
+    let logs: Vec<&str> = m
+        .logs
+        .iter()
+        .filter(|l| m.str(l.key) == spool::LONG_POLL_CATEGORY)
+        .map(|l| m.str(l.value))
+        .filter(|v| v.contains(&format!("task G{id} ")))
+        .collect();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    assert!(
+        logs[0].contains(&format!("trace_blocking.rs:{line}")),
+        "{}",
+        logs[0]
+    );
+    // The viewer's problems summary counts it.
+    let p = spool_trace::problems::Problems::new(&m, 5);
+    assert!(p.long_poll_logs.count >= 1);
+}

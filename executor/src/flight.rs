@@ -169,6 +169,12 @@ pub(crate) fn on_shutdown(handle: &Handle) {
     }
 }
 
+/// sysmon reported a long poll: the `long-poll` trigger.
+#[cold]
+pub(crate) fn long_poll() {
+    tflight::trigger(Cause::LongPoll);
+}
+
 /// A task's poll panicked: the `panic` trigger.
 #[cold]
 pub(crate) fn task_panicked() {

@@ -19,6 +19,7 @@ use crossbeam_deque::Worker;
 use spool_tracer::hooks::{self, ProcTraceState};
 
 use crate::context;
+use crate::sched::long_poll::{self, DEFAULT_LONG_POLL_THRESHOLD, LongPoll, LongPolls};
 use crate::sched::metrics::{PCounters, RuntimeMetrics};
 use crate::sched::park::Parker;
 use crate::sched::pstate::PState;
@@ -60,6 +61,18 @@ pub const MAX_PROCS: usize = 1024;
 pub struct Builder {
     procs: Option<usize>,
     thread_name: Option<String>,
+    long_poll_threshold: Option<Duration>,
+    on_long_poll: Option<OnLongPoll>,
+}
+
+/// The user's long-poll callback, in a [`Builder`].
+#[derive(Clone)]
+struct OnLongPoll(long_poll::Callback);
+
+impl fmt::Debug for OnLongPoll {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OnLongPoll(..)")
+    }
 }
 
 impl Builder {
@@ -100,6 +113,44 @@ impl Builder {
         self
     }
 
+    /// How long one poll of a task may run before sysmon reports it as a
+    /// long poll (default [`DEFAULT_LONG_POLL_THRESHOLD`], 10 ms: Go's
+    /// preemption point). A report is a `spool.long_poll` log in the trace,
+    /// [`RuntimeMetrics::long_polls`](crate::RuntimeMetrics::long_polls),
+    /// the flight recorder's `long-poll` trigger and the
+    /// [`on_long_poll`](Self::on_long_poll) callback; while the poll lasts,
+    /// the tasks queued behind it on its P are moved to other Ps. Must not
+    /// be zero (checked by `build`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = spool_executor::Builder::new()
+    ///     .long_poll_threshold(Duration::from_millis(50))
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(spool_executor::Builder::new().long_poll_threshold(Duration::ZERO).build().is_err());
+    /// ```
+    pub fn long_poll_threshold(&mut self, d: Duration) -> &mut Builder {
+        self.long_poll_threshold = Some(d);
+        self
+    }
+
+    /// Calls `f` on sysmon's thread for every long poll it reports (see
+    /// [`long_poll_threshold`](Self::long_poll_threshold) and [`LongPoll`]).
+    /// `f` should return quickly: sysmon waits for it. A panic in `f` is
+    /// caught and reported on stderr.
+    ///
+    /// ```
+    /// let rt = spool_executor::Builder::new()
+    ///     .on_long_poll(|lp| eprintln!("{lp}"))
+    ///     .build()
+    ///     .unwrap();
+    /// ```
+    pub fn on_long_poll(&mut self, f: impl Fn(&LongPoll) + Send + Sync + 'static) -> &mut Builder {
+        self.on_long_poll = Some(OnLongPoll(Arc::new(f)));
+        self
+    }
+
     /// Builds the runtime and starts its M threads.
     ///
     /// # Errors
@@ -108,6 +159,7 @@ impl Builder {
     ///   (checked even when [`procs`](Self::procs) is given, so a typo is
     ///   never silently ignored); the message names the variable and value.
     /// - `procs(n)` was given an `n` outside `1..=MAX_PROCS`.
+    /// - `long_poll_threshold` was given zero.
     /// - Too many runtimes are alive at once, or a thread could not be spawned.
     /// - The OS refused the netpoller (epoll instance or eventfd: the
     ///   process is out of file descriptors).
@@ -132,6 +184,15 @@ impl Builder {
                 thread::available_parallelism().map_or(1, |n| n.get().min(MAX_PROCS))
             }),
         };
+        let long_poll_threshold = self
+            .long_poll_threshold
+            .unwrap_or(DEFAULT_LONG_POLL_THRESHOLD);
+        if long_poll_threshold.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "spool: Builder::long_poll_threshold(0) is invalid: the threshold must be longer than zero",
+            ));
+        }
         // The netpoller first: nothing to undo if the OS refuses it.
         let driver = crate::netpoll::driver::Driver::new()?;
         let index = table::reserve().ok_or_else(|| {
@@ -167,7 +228,10 @@ impl Builder {
             procs_shared,
             driver,
             name.clone(),
-            Sysmon::new(),
+            Sysmon::new(LongPolls::new(
+                long_poll_threshold,
+                self.on_long_poll.as_ref().map(|c| Arc::clone(&c.0)),
+            )),
         ));
         table::publish(index, &shared);
         hooks::procs_change(crate::sched::trace_ids::live_procs());
@@ -608,6 +672,7 @@ impl Handle {
             sysmon_wakes: r(&sh.sysmon.lost_wakes),
             ms_started: r(&sh.handoff.ms_started),
             p_waits: r(&sh.handoff.waits),
+            long_poll_rescues: r(&sh.sysmon.long_polls.rescued),
         }
     }
 
@@ -665,7 +730,11 @@ impl Handle {
             injector_depth: sh.injector.len(),
             queue_depths: sh.procs.iter().map(|p| p.stealer.len()).collect(),
             blocking_threads: 0,
-            long_polls: 0,
+            long_polls: sh
+                .sysmon
+                .long_polls
+                .reported
+                .load(std::sync::atomic::Ordering::Relaxed),
             waker_panics: sh.panics.waker_panics(),
             trace_bytes_written: spool_tracer::control::bytes_written(),
             trace_events_lost: lost.no_task
@@ -742,6 +811,8 @@ pub struct SchedStats {
     pub ms_started: u64,
     /// Times an M back from a blocking call had to wait for a P.
     pub p_waits: u64,
+    /// Tasks sysmon moved off the Ps of long polls to other Ps.
+    pub long_poll_rescues: u64,
 }
 
 /// Counters of a runtime's netpoller ([`Handle::net_stats`]).

@@ -13,8 +13,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// One P's counters.
 #[derive(Debug, Default)]
 pub(crate) struct PCounters {
-    /// Task polls started (`run_task`).
+    /// Task polls started (`run_task`; Release, after `poll_task`). With
+    /// `poll_ended`, the poll in progress for sysmon (`long_poll.rs`).
     pub(crate) polls: AtomicU64,
+    /// `polls` as it was when the last poll ended (`polls != poll_ended`:
+    /// a poll is running on the P).
+    pub(crate) poll_ended: AtomicU64,
+    /// The id of the task of the last poll started.
+    pub(crate) poll_task: AtomicU64,
     /// Successful steals from another P's queue (one per steal operation).
     pub(crate) steals: AtomicU64,
     /// Times the M parked with the P idle.
@@ -29,6 +35,39 @@ impl PCounters {
     pub(crate) fn bump(c: &AtomicU64) {
         // One writer: a load and a store, no locked instruction.
         c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+    }
+
+    /// A poll of task `task` starts on this P (only its M calls it).
+    /// Returns the poll's number, for [`poll_end`](Self::poll_end).
+    #[inline(always)]
+    pub(crate) fn poll_start(&self, task: u64) -> u64 {
+        self.poll_task.store(task, Ordering::Relaxed);
+        let n = self.polls.load(Ordering::Relaxed).wrapping_add(1);
+        // Release: sysmon's Acquire load of `polls` then sees `poll_task`.
+        self.polls.store(n, Ordering::Release);
+        n
+    }
+
+    /// The poll numbered `n` ended on this P, or it lent the P to a
+    /// blocking call (`n` = the current `polls`).
+    #[inline(always)]
+    pub(crate) fn poll_end(&self, n: u64) {
+        // Release: a later `poll_task` store is seen after this one.
+        self.poll_ended.store(n, Ordering::Release);
+    }
+
+    /// A poll goes on on this P (back from a blocking call): marks the P
+    /// as polling `task` again, under a number sysmon has not seen polling.
+    pub(crate) fn poll_resume(&self, task: u64) {
+        self.poll_task.store(task, Ordering::Relaxed);
+        let n = self.polls.load(Ordering::Relaxed);
+        self.poll_ended.store(n.wrapping_sub(1), Ordering::Release);
+    }
+
+    /// The poll on this P stops counting: its P is lent to a blocking call,
+    /// or it ended on this P after coming back from one.
+    pub(crate) fn poll_pause(&self) {
+        self.poll_end(self.polls.load(Ordering::Relaxed));
     }
 
     pub(crate) fn get(c: &AtomicU64) -> u64 {
@@ -75,8 +114,8 @@ pub struct RuntimeMetrics {
     /// Threads running blocking calls (tokio `num_blocking_threads`). Always
     /// 0 until the blocking-call support lands (issue 12).
     pub blocking_threads: usize,
-    /// Polls longer than sysmon's threshold (Go's sysmon preemption
-    /// reports). Always 0 until sysmon lands (issue 12).
+    /// Polls sysmon reported as longer than `Builder::long_poll_threshold`
+    /// (Go's sysmon preempts such goroutines; tokio has no counterpart).
     pub long_polls: u64,
     /// Caught panics of wakers the runtime did not create (`Handle::waker_panics`).
     pub waker_panics: u64,

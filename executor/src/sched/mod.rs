@@ -11,8 +11,9 @@
 //!   from a blocking call, its poll still on its stack, until any M hands
 //!   it a P). Spare Ms live until shutdown.
 //! - **sysmon** — one background thread per runtime (`sysmon.rs`): retakes
-//!   Ps from long blocking calls, repairs lost wake-ups (it never should),
-//!   checks the Ms' health.
+//!   Ps from long blocking calls, reports long polls and moves the tasks
+//!   queued behind them (`long_poll.rs`), repairs lost wake-ups (it never
+//!   should), checks the Ms' health.
 //! - **P** — the right to run Gs: a local FIFO run queue (crossbeam-deque
 //!   `Worker`, stolen from through its `Stealer`), a one-task `runnext`
 //!   slot, and a timer heap. `procs` of them, from `Builder::procs`,
@@ -153,6 +154,23 @@
 //!     a stop-the-world waits sysmon retakes a call's P at once, so its new
 //!     M stops for it.
 //!
+//! # Long polls (Go's sysmon preemption, without the preemption)
+//!
+//! 13. An M marks each poll on its P's counters (`metrics::PCounters`, one
+//!     writer): `poll_task` and `polls += 1` (Release) before, `poll_ended
+//!     = polls` after; a P lent to a blocking call is marked not polling.
+//!     sysmon's round (`long_poll.rs`) remembers, per P, the poll number it
+//!     first saw running and when (Go's `schedtick`/`schedwhen`); once the
+//!     same poll has run `Builder::long_poll_threshold` (10 ms) it reports
+//!     it once (a `spool.long_poll` log on the runtime pseudo-task,
+//!     `RuntimeMetrics::long_polls`, the flight recorder's trigger, the
+//!     user's callback), reading the spawn site from the registry under its
+//!     lock. Go would now preempt the G; a future cannot be, so on that
+//!     round and every later one while the poll lasts sysmon steals the
+//!     P's queue into the injector and wakes an M: the tasks behind the
+//!     long poll run on other Ps (busy Ms take them at their 61st tick).
+//!     `runnext` stays (at most one G, see below).
+//!
 //! A G that returns `Pending` after waking itself (yield, budget, or woken by
 //! another thread while running) goes to the *back* of the local queue: a
 //! yield lets the others run.
@@ -190,7 +208,8 @@
 //!   an M that blocks inside a poll does so through `block_in_place`, which
 //!   moves `runnext` to the stealable queue first, so the owner otherwise
 //!   runs it right after the current poll; keeping it unstealable avoids an
-//!   atomic per wake. Cost: a woken G waits for the current poll to end.
+//!   atomic per wake. Cost: a woken G waits for the current poll to end,
+//!   also the one G a long poll last woke (step 13 rescues the rest).
 //! - tokio's `block_in_place`, which hands the core to a new thread at
 //!   once, on every call: a 1 µs call would pay a thread wake-up and a
 //!   hand-back. Go's way (keep the P, let sysmon retake it after 20 µs)
@@ -239,6 +258,7 @@
 pub(crate) mod block_on;
 pub(crate) mod handoff;
 pub(crate) mod idle;
+pub(crate) mod long_poll;
 pub(crate) mod metrics;
 pub(crate) mod park;
 pub(crate) mod pstate;

@@ -89,6 +89,8 @@ fn enter(shared: &Shared, core: &Core) -> usize {
         shared.notify_parked();
     }
     core.polling.set(false);
+    // The P stops counting as polling (sysmon's long-poll check).
+    p.counters.poll_pause();
     context::set_core(std::ptr::null());
     context::set_in_call(true);
     let call = p.status.enter();
@@ -107,10 +109,17 @@ fn exit(shared: &Shared, p: usize, call: usize) {
             // SAFETY: the P's word says we still hold it.
             let core = unsafe { core_of(shared, p) };
             core.polling.set(true);
+            proc.counters.poll_resume(current_task_id());
             context::set_core(core);
         }
         Exit::Lost => exit_lost(shared, p),
     }
+}
+
+/// The id of the task being polled (0: none, which no task has).
+fn current_task_id() -> u64 {
+    // SAFETY: the task being polled is alive for the whole poll.
+    unsafe { context::current_task().as_ref() }.map_or(0, |h| h.id())
 }
 
 /// The P was retaken during the call: get one back, then go on with the
@@ -127,8 +136,9 @@ fn exit_lost(shared: &Shared, old: usize) {
     // SAFETY: `acquire_p` handed us P `p`.
     let core = unsafe { core_of(shared, p) };
     core.polling.set(true);
-    context::set_core(core);
     let proc = &shared.procs[p];
+    proc.counters.poll_resume(current_task_id());
+    context::set_core(core);
     hooks::proc_start(proc.id, &proc.trace);
     if restart {
         // SAFETY: the task being polled is alive for the whole poll.

@@ -16,7 +16,12 @@
 //!    (`Handle::sched_stats().sysmon_wakes`) shows whether it ever did;
 //! 3. checks the Ms' health (`Shared::check_ms`): when a P lost its M for
 //!    good it wakes every `block_on` thread, which then panics with the
-//!    report.
+//!    report;
+//! 4. watches each P's poll in progress and reports one that has run
+//!    longer than `Builder::long_poll_threshold` (`long_poll.rs`: a
+//!    `spool.long_poll` trace log, `RuntimeMetrics::long_polls`, the
+//!    flight recorder's `long-poll` trigger, the user's callback), then
+//!    moves that P's queued tasks to the injector while the poll lasts.
 //!
 //! A P entering a blocking call wakes sysmon if it sleeps 1 ms or more
 //! ([`Sysmon::syscall_entered`], one relaxed load otherwise), so a long call
@@ -31,6 +36,7 @@ use std::time::{Duration, Instant};
 use spool_tracer::hooks;
 
 use super::Shared;
+use super::long_poll::{self, LongPolls, Watched};
 use super::park::Parker;
 use super::pstate::PState;
 
@@ -58,16 +64,19 @@ pub(crate) struct Sysmon {
     pub(crate) lost_wakes: AtomicU64,
     /// Rounds run.
     pub(crate) rounds: AtomicU64,
+    /// Step 4's configuration and counters.
+    pub(crate) long_polls: LongPolls,
 }
 
 impl Sysmon {
-    pub(crate) fn new() -> Sysmon {
+    pub(crate) fn new(long_polls: LongPolls) -> Sysmon {
         Sysmon {
             parker: Parker::new(),
             deep: AtomicBool::new(false),
             retakes: AtomicU64::new(0),
             lost_wakes: AtomicU64::new(0),
             rounds: AtomicU64::new(0),
+            long_polls,
         }
     }
 
@@ -98,6 +107,7 @@ struct Seen {
 /// sysmon's thread body: rounds until shutdown.
 pub(crate) fn run(shared: Arc<Shared>) {
     let mut seen: Vec<Option<Seen>> = vec![None; shared.procs.len()];
+    let mut watched: Vec<Option<Watched>> = vec![None; shared.procs.len()];
     let mut delay = MIN_DELAY;
     let mut idle = 0u32;
     let mut stuck = false;
@@ -128,7 +138,8 @@ pub(crate) fn run(shared: Arc<Shared>) {
         }
         let retook = retake(&shared, &mut seen, now);
         let repaired = check_injector(&shared, &mut stuck);
-        if retook > 0 || repaired || now < deadline {
+        let rescued = long_poll::check(&shared, &mut watched, now);
+        if retook > 0 || repaired || rescued || now < deadline {
             // Work found, or woken for some: look again soon.
             idle = 0;
             delay = MIN_DELAY;

@@ -375,7 +375,6 @@ fn schedule<const TRACED: bool>(shared: &Shared, core: &Core, seen: u32) {
                 if core.searching.get() {
                     end_searching(shared, core);
                 }
-                PCounters::bump(&shared.procs[core.index].counters.polls);
                 if !run_task::<TRACED>(shared, core, task, chained) {
                     // The P changed hands in a blocking call.
                     return;
@@ -399,11 +398,14 @@ fn run_task<const TRACED: bool>(
     chained: bool,
 ) -> bool {
     core.polling.set(true);
+    let counters = &shared.procs[core.index].counters;
+    let n = counters.poll_start(task.header().id());
     let out = harness::run::<TRACED>(task, chained);
     let now = context::core_ptr();
     if !std::ptr::eq(now, core) {
         return moved(shared, now, out);
     }
+    counters.poll_end(n);
     core.polling.set(false);
     if let RunOutcome::Requeue(t) = out {
         // No wake-up of an idle M: this M is about to pick from this very
@@ -421,6 +423,7 @@ fn moved(shared: &Shared, now: *const Core, out: RunOutcome) -> bool {
     // SAFETY: the context's core is the P this M holds now.
     match unsafe { now.as_ref() } {
         Some(core) => {
+            shared.procs[core.index].counters.poll_pause();
             core.polling.set(false);
             if let RunOutcome::Requeue(t) = out {
                 core.worker.push(t);

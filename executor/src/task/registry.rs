@@ -148,6 +148,26 @@ impl Registry {
         }
     }
 
+    /// Calls `f` on the live task with id `id`, if there is one (sysmon's
+    /// long-poll report: the header is read under the shard lock, where a
+    /// linked task is alive). Walks one shard.
+    pub(crate) fn find<R>(&self, id: u64, f: impl FnOnce(&Header) -> R) -> Option<R> {
+        let block = id >> super::ID_BATCH.trailing_zeros();
+        let s = lock(&self.shards[block as usize & self.mask]);
+        let mut cur = s.head;
+        while let Some(task) = cur {
+            // SAFETY: linked tasks are alive (the list holds a reference)
+            // and the shard lock is held.
+            let h = unsafe { task.as_ref() };
+            if h.id() == id {
+                return Some(f(h));
+            }
+            // SAFETY: shard lock held.
+            cur = unsafe { (*h.links.get()).next };
+        }
+        None
+    }
+
     /// Number of live (spawned, unfinished) tasks.
     pub(crate) fn len(&self) -> usize {
         self.shards.iter().map(|s| lock(s).len).sum()
