@@ -8,6 +8,10 @@
 
 pub use spool_tracer as tracer;
 
+/// `#[spool::main]`: an `async fn main` run as the main task of a new
+/// runtime on a P ([`Runtime::run`]), with `procs = N` optional.
+pub use spool_macros::main;
+
 // The executor: runtime, spawning, joining, timers.
 pub use spool_executor::{
     Builder, DEFAULT_LONG_POLL_THRESHOLD, Handle, JoinError, JoinHandle, LONG_POLL_CATEGORY,

@@ -362,6 +362,38 @@ impl Runtime {
         self.handle.block_on(future)
     }
 
+    /// Runs `future` as the program's main task, Go's way: an ordinary task
+    /// on a P (spawned from here, so its spawn site is the caller), while
+    /// the calling thread only waits for its output. A main that spawns
+    /// tasks and awaits them then wakes and is woken on the Ms like any
+    /// other task (the `runnext` hand-off), instead of paying a cross-thread
+    /// wake per await as [`block_on`](Self::block_on)'s pseudo-P does.
+    /// The future must be `Send + 'static`; use `block_on` for one that is
+    /// not. `#[spool::main]` expands to this.
+    ///
+    /// # Panics
+    /// A panic of the main task propagates to the caller (its payload, as
+    /// with `block_on`). Panics if called from inside a spool task or
+    /// `block_on`, as `block_on` does.
+    ///
+    /// ```
+    /// let rt = spool_executor::Runtime::new().unwrap();
+    /// let v = rt.run(async {
+    ///     let a = spool_executor::spawn(async { 20 });
+    ///     let b = spool_executor::spawn(async { 22 });
+    ///     a.await.unwrap() + b.await.unwrap()
+    /// });
+    /// assert_eq!(v, 42);
+    /// ```
+    #[track_caller]
+    pub fn run<F>(&self, future: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.run(future)
+    }
+
     /// Spawns a task from any thread (see [`Handle::spawn`]).
     ///
     /// ```
@@ -538,6 +570,32 @@ impl Handle {
         F::Output: Send + 'static,
     {
         self.shared.spawn(future, Location::caller())
+    }
+
+    /// Runs `future` as a main task on a P and waits for it; see [`Runtime::run`].
+    ///
+    /// ```
+    /// let rt = spool_executor::Runtime::new().unwrap();
+    /// let h = rt.handle().clone();
+    /// assert_eq!(std::thread::spawn(move || h.run(async { 5 })).join().unwrap(), 5);
+    /// ```
+    #[track_caller]
+    pub fn run<F>(&self, future: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        assert!(
+            !context::is_polling(),
+            "spool: `run` was called from inside a spool task or `block_on`; this would block a \
+             thread the scheduler needs. `.await` the future instead"
+        );
+        let main = self.shared.spawn(future, Location::caller());
+        match wait(main) {
+            Ok(v) => v,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => panic!("spool: the main task was cancelled ({e}): the runtime shut down"),
+        }
     }
 
     /// Runs `future` to completion on the calling thread; see [`Runtime::block_on`].
@@ -787,6 +845,42 @@ impl Handle {
         let b = crate::loom::lock_std(&self.shared.block_ons);
         for slot in b.active.iter() {
             f(slot.pseudo_p, &slot.proc_trace, true);
+        }
+    }
+}
+
+/// Parks the calling thread (no M, no pseudo-P) until `h` is done: the
+/// waiting half of [`Handle::run`].
+fn wait<T>(mut h: JoinHandle<T>) -> Result<T, crate::JoinError> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unpark {
+        thread: thread::Thread,
+        woken: AtomicBool,
+    }
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            // Release: pairs with the waiter's swap.
+            self.woken.store(true, Ordering::Release);
+            self.thread.unpark();
+        }
+    }
+    let unpark = Arc::new(Unpark {
+        thread: thread::current(),
+        woken: AtomicBool::new(false),
+    });
+    let waker = Waker::from(Arc::clone(&unpark));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(out) = std::pin::Pin::new(&mut h).poll(&mut cx) {
+            return out;
+        }
+        // `park` may return spuriously: wait for a wake.
+        while !unpark.woken.swap(false, Ordering::Acquire) {
+            thread::park();
         }
     }
 }

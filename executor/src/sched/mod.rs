@@ -33,6 +33,9 @@
 //! - **netpoller** — the runtime's OS readiness poller (`netpoll/driver.rs`,
 //!   mio: epoll/kqueue), polled by the Ms themselves, never by a thread of
 //!   its own: at most one M holds it at a time (a `try_lock`).
+//! - **main task** — `Runtime::run`'s future (`#[spool::main]`): an
+//!   ordinary G, spawned from the calling thread, which then parks on the
+//!   G's `JoinHandle` (Go's main goroutine; no pseudo-P).
 //! - **pseudo-P** — a thread inside `block_on`. It polls one future (the
 //!   "main task") and, for the tracer, looks like a P (process-wide id from
 //!   `trace_ids.rs`, like every P's) running a G of its own (see `block_on.rs`).
