@@ -119,3 +119,48 @@ fn network_waits_block_with_reason_network_and_unblock_from_the_poller() {
         "go tool trace -pprof=net found no network wait ({samples} samples, {delay_ns} ns)"
     );
 }
+
+/// A read under a timeout waits on the socket with a deadline: its GoBlock
+/// reason is `network`, not the timer's `sleep` (Go reports a read with a
+/// deadline as a network wait); a plain sleep stays `sleep`.
+#[test]
+fn a_read_under_a_timeout_blocks_as_network() {
+    let _s = serial();
+    let _w = watchdog("net_trace_timeout", 60);
+    let path = trace_path("net-timeout");
+    let rt = spool::Builder::new().procs(2).build().unwrap();
+    rt.block_on(async {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (mut s, _) = l.accept().await.unwrap();
+        // Traced from here: the only socket wait is the reader's.
+        spool::trace::start_file(&path).unwrap();
+        let reader = spool::spawn(async move {
+            let mut b = [0u8; 4];
+            spool::time::timeout(std::time::Duration::from_secs(30), c.read_exact(&mut b))
+                .await
+                .unwrap()
+                .unwrap();
+        });
+        spool::time::sleep(std::time::Duration::from_millis(30)).await;
+        s.write_all(b"late").await.unwrap();
+        reader.await.unwrap();
+        spool::trace::stop().unwrap();
+    });
+    let network_reason = network_id(&path);
+    let t = read_timeline(&path);
+    let c = t.check();
+    assert!(
+        c.block_reasons.get(&network_reason).copied().unwrap_or(0) >= 1,
+        "the timed read blocked as network: {:?}",
+        c.block_reasons
+    );
+    // The main task's plain sleep is still a sleep: some other reason than
+    // network was recorded too.
+    assert!(
+        c.block_reasons.keys().any(|r| *r != network_reason),
+        "{:?}",
+        c.block_reasons
+    );
+    go_parse(&path);
+}

@@ -104,6 +104,12 @@ pub(crate) fn end_poll() -> PollEnd {
 /// futures leave it unset and are reported as `Pending`. Outside a poll it
 /// does nothing.
 ///
+/// The last reason set in a poll wins, except that a timer's (`Sleep`)
+/// never replaces one already set: a task waiting on a socket, a channel or
+/// a join *and* a timer is waiting on the former with a deadline (Go
+/// reports a read with a deadline as `network`). So a hyper connection
+/// waiting for its next request under a header timeout blocks as `network`.
+///
 /// ```
 /// use spool_executor::set_block_reason;
 /// use spool_tracer::hooks::BlockReason;
@@ -113,7 +119,7 @@ pub(crate) fn end_poll() -> PollEnd {
 #[doc(hidden)]
 pub fn set_block_reason(reason: BlockReason) {
     CTX.with(|c| {
-        if c.polling.get() {
+        if c.polling.get() && !(reason == BlockReason::Sleep && c.reason.get().is_some()) {
             c.reason.set(Some(reason));
         }
     });

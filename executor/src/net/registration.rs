@@ -8,6 +8,11 @@
 //! - The readiness loop is: observe readiness → try the syscall → on
 //!   `WouldBlock` clear exactly the readiness observed (tick-checked, see
 //!   `netpoll/scheduled_io.rs`) and wait again. Any other result is returned.
+//! - A stream read or write that moved fewer bytes than asked drained the
+//!   socket (or filled its buffer): the readiness observed is cleared right
+//!   away, as tokio does, so the next call waits instead of paying a
+//!   `WouldBlock` syscall. A newer edge in between has a newer tick and
+//!   survives the clear.
 //! - Dropping a `PollEvented` deregisters the source (epoll_ctl DEL),
 //!   vacates its slab slot (new generation) and wakes any remaining waiter
 //!   with an error, then closes the fd.
@@ -90,6 +95,29 @@ impl Registration {
             let ev = ready!(self.poll_ready(cx, dir))?;
             match f() {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.io.clear_readiness(ev),
+                r => return Poll::Ready(r),
+            }
+        }
+    }
+
+    /// [`poll_io`](Self::poll_io) for a stream read or write of `len`
+    /// bytes: a result short of `len` clears the observed readiness (the
+    /// socket is drained, or its send buffer full).
+    pub(crate) fn poll_io_stream(
+        &self,
+        cx: &Context<'_>,
+        dir: Direction,
+        len: usize,
+        mut f: impl FnMut() -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            let ev = ready!(self.poll_ready(cx, dir))?;
+            match f() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.io.clear_readiness(ev),
+                Ok(n) if n > 0 && n < len => {
+                    self.io.clear_readiness(ev);
+                    return Poll::Ready(Ok(n));
+                }
                 r => return Poll::Ready(r),
             }
         }
@@ -193,17 +221,19 @@ where
     for<'a> &'a E: Read + Write,
 {
     pub(crate) fn poll_read(&self, cx: &Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.reg.poll_io(cx, Direction::Read, || {
+        let len = buf.len();
+        self.reg.poll_io_stream(cx, Direction::Read, len, || {
             let mut io = self.io();
             io.read(buf)
         })
     }
 
     pub(crate) fn poll_write(&self, cx: &Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.reg.poll_io(cx, Direction::Write, || {
-            let mut io = self.io();
-            io.write(buf)
-        })
+        self.reg
+            .poll_io_stream(cx, Direction::Write, buf.len(), || {
+                let mut io = self.io();
+                io.write(buf)
+            })
     }
 
     pub(crate) fn poll_write_vectored(
@@ -211,7 +241,8 @@ where
         cx: &Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.reg.poll_io(cx, Direction::Write, || {
+        let len = bufs.iter().map(|b| b.len()).sum();
+        self.reg.poll_io_stream(cx, Direction::Write, len, || {
             let mut io = self.io();
             io.write_vectored(bufs)
         })
@@ -230,8 +261,9 @@ impl<E: Source + AsRawFd> PollEvented<E> {
         buf: &mut [MaybeUninit<u8>],
     ) -> Poll<io::Result<usize>> {
         let fd = self.io().as_raw_fd();
+        let len = buf.len();
         self.reg
-            .poll_io(cx, Direction::Read, || read_uninit(fd, buf))
+            .poll_io_stream(cx, Direction::Read, len, || read_uninit(fd, buf))
     }
 }
 
