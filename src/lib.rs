@@ -14,9 +14,10 @@ pub use spool_macros::main;
 
 // The executor: runtime, spawning, joining, timers.
 pub use spool_executor::{
-    Builder, DEFAULT_LONG_POLL_THRESHOLD, Handle, JoinError, JoinHandle, LONG_POLL_CATEGORY,
-    LongPoll, MAX_PROCS, PROCS_ENV, Runtime, RuntimeMetrics, WeakHandle, YieldNow, block_in_place,
-    spawn, time, yield_now,
+    Builder, DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_LONG_POLL_THRESHOLD,
+    DEFAULT_MAX_BLOCKING_THREADS, Handle, JoinError, JoinHandle, LONG_POLL_CATEGORY, LongPoll,
+    MAX_PROCS, PROCS_ENV, Runtime, RuntimeMetrics, WeakHandle, YieldNow, block_in_place, spawn,
+    spawn_blocking, time, yield_now,
 };
 
 /// Task helpers under Go-flavoured names.
@@ -37,7 +38,7 @@ pub mod task {
 /// builders; spool's streams implement hyper's `rt::{Read, Write}`.
 #[cfg(feature = "hyper")]
 pub use spool_executor::hyper;
-pub use spool_executor::{io, net, signal};
+pub use spool_executor::{fs, io, net, signal};
 
 // Channels, select, locks and groups (issue 13), with every wait traced.
 pub use spool_executor::{select, sync, task_local};

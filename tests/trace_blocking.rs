@@ -116,3 +116,61 @@ fn a_long_poll_is_one_spool_long_poll_log_naming_the_task_and_its_site() {
     let p = spool_trace::problems::Problems::new(&m, 5);
     assert!(p.long_poll_logs.count >= 1);
 }
+
+#[test]
+fn spawn_blocking_closures_are_gs_on_pseudo_ps_of_the_pool_threads() {
+    let _s = serial();
+    let path = trace_path("spawn-blocking");
+    let rt = spool::Builder::new()
+        .procs(2)
+        .max_blocking_threads(4)
+        .build()
+        .unwrap();
+    let mut ps = Vec::new();
+    rt.handle().for_each_proc(|id, _, pseudo| {
+        if !pseudo {
+            ps.push(u64::from(id));
+        }
+    });
+    let ids = rt.block_on(async {
+        spool::trace::start_file(&path).unwrap();
+        let hs: Vec<_> = (0..50u64)
+            .map(|i| {
+                spool::spawn_blocking(move || {
+                    std::thread::sleep(Duration::from_micros(200));
+                    i
+                })
+            })
+            .collect();
+        let ids: Vec<u64> = hs.iter().map(|h| h.id()).collect();
+        // One that panics: still a GoDestroy.
+        assert!(
+            spool::spawn_blocking(|| panic!("on purpose"))
+                .await
+                .is_err()
+        );
+        for (i, h) in hs.into_iter().enumerate() {
+            assert_eq!(h.await.unwrap(), i as u64);
+        }
+        spool::trace::stop().unwrap();
+        ids
+    });
+    drop(rt);
+    go_parse(&path);
+    let t = read_timeline(&path);
+    let (mut created, mut destroyed) = (0, 0);
+    let mut running = std::collections::HashSet::new();
+    for e in &t.events {
+        match e.kind {
+            EventKind::GoCreate { g, .. } if ids.contains(&g) => created += 1,
+            EventKind::GoStart { g, .. } if ids.contains(&g) => {
+                assert!(!ps.contains(&e.ctx.p), "G{g} started on a runtime P");
+                running.insert(e.ctx.m);
+            }
+            EventKind::GoDestroy if ids.contains(&e.ctx.g) => destroyed += 1,
+            _ => {}
+        }
+    }
+    assert_eq!((created, destroyed), (50, 50));
+    assert!(running.len() <= 4, "closures ran on {} Ms", running.len());
+}

@@ -150,6 +150,20 @@ pub(crate) fn is_polling() -> bool {
     CTX.with(|c| c.polling.get())
 }
 
+/// Runs `f` with this thread's poll flag cleared (restored after, also on
+/// unwind): a `spawn_blocking` closure is blocking code, not a poll, so
+/// `block_on` inside it is allowed.
+pub(crate) fn outside_poll<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CTX.with(|c| c.polling.set(self.0));
+        }
+    }
+    let _restore = Restore(CTX.with(|c| c.polling.replace(false)));
+    f()
+}
+
 /// The runtime this thread serves, if any.
 pub(crate) fn current_shared() -> *const Shared {
     CTX.with(|c| c.shared.get())

@@ -25,8 +25,10 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+mod blocking;
 mod context;
 mod flight;
+pub mod fs;
 #[cfg(feature = "hyper")]
 pub mod hyper;
 pub mod io;
@@ -42,6 +44,8 @@ mod task;
 pub mod time;
 pub mod trace_ctl;
 
+pub use blocking::pool::{DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_MAX_BLOCKING_THREADS};
+pub use blocking::spawn_blocking;
 pub use context::{YieldNow, set_block_reason, yield_now};
 #[doc(hidden)]
 pub use runtime::NetStats;

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use crossbeam_deque::Worker;
 use spool_tracer::hooks::{self, ProcTraceState};
 
+use crate::blocking::pool::{DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_MAX_BLOCKING_THREADS, Pool};
 use crate::context;
 use crate::sched::long_poll::{self, DEFAULT_LONG_POLL_THRESHOLD, LongPoll, LongPolls};
 use crate::sched::metrics::{PCounters, RuntimeMetrics};
@@ -63,6 +64,8 @@ pub struct Builder {
     thread_name: Option<String>,
     long_poll_threshold: Option<Duration>,
     on_long_poll: Option<OnLongPoll>,
+    max_blocking_threads: Option<usize>,
+    blocking_keep_alive: Option<Duration>,
 }
 
 /// The user's long-poll callback, in a [`Builder`].
@@ -151,6 +154,40 @@ impl Builder {
         self
     }
 
+    /// The most threads the blocking pool (`spawn_blocking`) may have at
+    /// once (default [`DEFAULT_MAX_BLOCKING_THREADS`], 512); closures
+    /// beyond them wait in a queue. At least 1 (checked by `build`).
+    ///
+    /// ```
+    /// let rt = spool_executor::Builder::new().max_blocking_threads(8).build().unwrap();
+    /// let v = rt.block_on(rt.handle().spawn_blocking(|| 3));
+    /// assert_eq!(v.unwrap(), 3);
+    /// assert!(spool_executor::Builder::new().max_blocking_threads(0).build().is_err());
+    /// ```
+    pub fn max_blocking_threads(&mut self, n: usize) -> &mut Builder {
+        self.max_blocking_threads = Some(n);
+        self
+    }
+
+    /// How long an idle blocking-pool thread waits for work before it
+    /// exits (default [`DEFAULT_BLOCKING_KEEP_ALIVE`], 10 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = spool_executor::Builder::new()
+    ///     .blocking_keep_alive(Duration::from_millis(50))
+    ///     .build()
+    ///     .unwrap();
+    /// rt.block_on(rt.handle().spawn_blocking(|| ())).unwrap();
+    /// while rt.handle().metrics().blocking_threads > 0 {
+    ///     std::thread::sleep(Duration::from_millis(5)); // exits after 50 ms idle
+    /// }
+    /// ```
+    pub fn blocking_keep_alive(&mut self, d: Duration) -> &mut Builder {
+        self.blocking_keep_alive = Some(d);
+        self
+    }
+
     /// Builds the runtime and starts its M threads.
     ///
     /// # Errors
@@ -159,7 +196,7 @@ impl Builder {
     ///   (checked even when [`procs`](Self::procs) is given, so a typo is
     ///   never silently ignored); the message names the variable and value.
     /// - `procs(n)` was given an `n` outside `1..=MAX_PROCS`.
-    /// - `long_poll_threshold` was given zero.
+    /// - `long_poll_threshold` or `max_blocking_threads` was given zero.
     /// - Too many runtimes are alive at once, or a thread could not be spawned.
     /// - The OS refused the netpoller (epoll instance or eventfd: the
     ///   process is out of file descriptors).
@@ -193,6 +230,18 @@ impl Builder {
                 "spool: Builder::long_poll_threshold(0) is invalid: the threshold must be longer than zero",
             ));
         }
+        let max_blocking = self
+            .max_blocking_threads
+            .unwrap_or(DEFAULT_MAX_BLOCKING_THREADS);
+        if max_blocking == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "spool: Builder::max_blocking_threads(0) is invalid: the blocking pool needs at least one thread",
+            ));
+        }
+        let keep_alive = self
+            .blocking_keep_alive
+            .unwrap_or(DEFAULT_BLOCKING_KEEP_ALIVE);
         // The netpoller first: nothing to undo if the OS refuses it.
         let driver = crate::netpoll::driver::Driver::new()?;
         let index = table::reserve().ok_or_else(|| {
@@ -232,6 +281,7 @@ impl Builder {
                 long_poll_threshold,
                 self.on_long_poll.as_ref().map(|c| Arc::clone(&c.0)),
             )),
+            Pool::new(max_blocking, keep_alive),
         ));
         table::publish(index, &shared);
         hooks::procs_change(crate::sched::trace_ids::live_procs());
@@ -450,6 +500,8 @@ impl Runtime {
             join_ms(threads, me, deadline);
             threads = shared.take_replacements();
         }
+        // Running blocking closures, within what is left of the timeout.
+        shared.blocking.shutdown(deadline);
         shared.drain();
         crate::trace_ctl::on_shutdown(&self.handle);
         crate::flight::on_shutdown(&self.handle);
@@ -570,6 +622,23 @@ impl Handle {
         F::Output: Send + 'static,
     {
         self.shared.spawn(future, Location::caller())
+    }
+
+    /// Runs the blocking closure `f` on this runtime's blocking pool, from
+    /// any thread; see [`spawn_blocking`](crate::spawn_blocking).
+    ///
+    /// ```
+    /// let rt = spool_executor::Runtime::new().unwrap();
+    /// let h = rt.handle().spawn_blocking(|| std::fs::metadata(".").is_ok());
+    /// assert!(rt.block_on(h).unwrap());
+    /// ```
+    #[track_caller]
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.shared.spawn_blocking(f, Location::caller())
     }
 
     /// Runs `future` as a main task on a P and waits for it; see [`Runtime::run`].
@@ -787,7 +856,7 @@ impl Handle {
             unparks: sum(|c| &c.unparks),
             injector_depth: sh.injector.len(),
             queue_depths: sh.procs.iter().map(|p| p.stealer.len()).collect(),
-            blocking_threads: 0,
+            blocking_threads: sh.blocking.threads(),
             long_polls: sh
                 .sysmon
                 .long_polls

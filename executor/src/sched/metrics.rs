@@ -111,8 +111,8 @@ pub struct RuntimeMetrics {
     /// Tasks in each P's local queue, by P (tokio `worker_local_queue_depth`;
     /// the `runnext` slot is not counted).
     pub queue_depths: Vec<usize>,
-    /// Threads running blocking calls (tokio `num_blocking_threads`). Always
-    /// 0 until the blocking-call support lands (issue 12).
+    /// Threads of the `spawn_blocking` pool alive now, idle ones included
+    /// (tokio `num_blocking_threads`).
     pub blocking_threads: usize,
     /// Polls sysmon reported as longer than `Builder::long_poll_threshold`
     /// (Go's sysmon preempts such goroutines; tokio has no counterpart).

@@ -33,6 +33,10 @@
 //! - **netpoller** — the runtime's OS readiness poller (`netpoll/driver.rs`,
 //!   mio: epoll/kqueue), polled by the Ms themselves, never by a thread of
 //!   its own: at most one M holds it at a time (a `try_lock`).
+//! - **blocking pool** — the threads of `spawn_blocking` (`blocking/`):
+//!   no Ms (they hold no P and never run the scheduling loop); each runs
+//!   closures, Gs of their own, one at a time, and for the tracer holds a
+//!   pseudo-P while it does. Up to `Builder::max_blocking_threads`.
 //! - **main task** — `Runtime::run`'s future (`#[spool::main]`): an
 //!   ordinary G, spawned from the calling thread, which then parks on the
 //!   G's `JoinHandle` (Go's main goroutine; no pseudo-P).
@@ -371,6 +375,8 @@ pub(crate) struct Shared {
     pub(crate) sysmon: Sysmon,
     /// Prefix of the M threads' names (`Builder::thread_name`).
     pub(crate) thread_name: String,
+    /// The threads of `spawn_blocking` (`blocking/pool.rs`).
+    pub(crate) blocking: crate::blocking::pool::Pool,
 }
 
 #[derive(Default)]
@@ -385,6 +391,7 @@ impl Shared {
         driver: Driver,
         thread_name: String,
         sysmon: Sysmon,
+        blocking: crate::blocking::pool::Pool,
     ) -> Shared {
         let n = procs.len();
         Shared {
@@ -404,6 +411,7 @@ impl Shared {
             handoff: Handoff::default(),
             sysmon,
             thread_name,
+            blocking,
             procs,
         }
     }
