@@ -127,6 +127,10 @@ pub fn user_events(rec: &Recorded) -> Vec<UEv> {
                 task,
                 name: s(name),
             },
+            // The runtime's own diagnostics (`spool.long_poll` from sysmon
+            // when a debug build's long loop passes the threshold,
+            // `spool.panic`) are logs too, but not annotations under test.
+            EventKind::UserLog { key, .. } if s(key).starts_with("spool.") => continue,
             EventKind::UserLog {
                 task, key, value, ..
             } => U::Log {

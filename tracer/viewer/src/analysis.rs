@@ -25,6 +25,10 @@ use crate::read::{
 };
 use crate::stacks::StackTable;
 
+/// A poll longer than this is a long poll (spool's default sysmon threshold;
+/// [`crate::problems`] reports the tasks past it).
+pub const LONG_POLL_NS: u64 = 10_000_000;
+
 /// "No index" marker for `u32` indices.
 pub const NO_INDEX: u32 = u32::MAX;
 
@@ -638,7 +642,7 @@ impl Builder {
         };
         Folded::rank(&mut f.top_wait, ft(task.max_wait, task.max_wait_at));
         Folded::rank(&mut f.top_poll, ft(task.max_poll, task.max_poll_at));
-        f.long_polls += u64::from(task.max_poll > crate::problems::LONG_POLL_NS);
+        f.long_polls += u64::from(task.max_poll > LONG_POLL_NS);
         f.waited += u64::from(task.max_wait > 0);
         task.gone = true;
         self.index.remove(&task.id);

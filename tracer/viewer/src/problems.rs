@@ -24,8 +24,7 @@ pub const PANIC: &str = "spool.panic";
 pub const DEADLOCK: &str = "spool.deadlock";
 /// Log category of a lost-events report.
 pub const LOST: &str = "spool.lost";
-/// A poll longer than this is a long poll (spool's default sysmon threshold).
-pub const LONG_POLL_NS: u64 = 10_000_000;
+pub use crate::analysis::LONG_POLL_NS;
 
 /// One problem occurrence.
 #[derive(Clone, Debug, PartialEq, Eq)]
