@@ -29,6 +29,16 @@ use futures_channel::oneshot;
 
 /// Workers (Ps) per executor.
 pub const WORKERS: usize = 2;
+
+/// Ps of the spool runtime: [`WORKERS`], or `WORKLOAD_PROCS` when set (the
+/// one-P callgrind counts of `docs/benchmarks.md`, which repeat within
+/// ±1 % where two Ps' stealing and parking move them by up to ±10 %).
+fn spool_procs() -> usize {
+    std::env::var("WORKLOAD_PROCS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(WORKERS)
+}
 /// Tasks spawned by `spawn_many_local`, `spawn_many_remote` and `timers`.
 pub const NUM_SPAWN: usize = 10_000;
 /// `yield_now` calls per task in `yield_many`.
@@ -75,7 +85,7 @@ impl Exec for Spool {
     fn build() -> Self {
         Spool(
             spool::Builder::new()
-                .procs(WORKERS)
+                .procs(spool_procs())
                 .build()
                 .expect("build spool runtime"),
         )
