@@ -2,7 +2,8 @@
 # Scale numbers of the spool-trace viewer (docs/viewer.md, "Performance"):
 # wall time and max RSS of check / summary / pprof / exports / html on a
 # traced spool workload, output sizes over the trace's size, and (with
-# Chromium) the time until the HTML page has drawn its timeline.
+# Chromium) the time until the HTML page and the served page have drawn
+# their timeline, and their pan redraws.
 #
 #   benches/viewer_scale.sh [PING_PONG_ITERATIONS]   # default 1100: ~10M events, ~52 MB
 #
@@ -41,4 +42,6 @@ run "html" "$out/page.html" html "$trace" -o "$out/page.html"
 echo "trace: $trace, $size bytes"
 if [ -x /usr/bin/chromium ] && [ -d tests/browser/node_modules ]; then
     node tests/browser/perf.js "$out/page.html"
+    # The served page (binary columns, drawn before the second binary is in).
+    SPOOL_TRACE_BIN="$bin" node tests/browser/perf.js "$trace"
 fi

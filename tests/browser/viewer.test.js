@@ -63,9 +63,11 @@ async function checkPage(page, label, url) {
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   const t0 = Date.now();
   await page.goto(url);
-  await page.waitForFunction(() => document.body.dataset.ready === '1', null, { timeout: 30000 });
+  // A selector, not waitForFunction: the served page's data arrives after
+  // load, and polling a function needs eval, which the page's CSP forbids.
+  await page.waitForSelector('body[data-ready="1"]', { state: 'attached', timeout: 30000 });
   log(label, 'ready in', Date.now() - t0, 'ms');
-  const D = await page.evaluate(() => ({ tasks: spoolTrace.data.tasks.id.length, procs: spoolTrace.data.procs.length, sites: spoolTrace.data.tasks.site.map((s) => spoolTrace.data.strings[s]), ids: spoolTrace.data.tasks.id }));
+  const D = await page.evaluate(() => ({ tasks: spoolTrace.data.tasks.id.length, procs: spoolTrace.data.procs.length, sites: Array.from(spoolTrace.data.tasks.site, (s) => spoolTrace.data.strings[s]), ids: Array.from(spoolTrace.data.tasks.id) }));
   assert(D.tasks > 5 && D.procs >= 1, 'trace has tasks and Ps');
 
   // 1. The timeline drew the expected tasks: at "fit" zoom every task with a
@@ -143,7 +145,7 @@ async function checkPage(page, label, url) {
   // 5. Readable names: no raw pseudo-P or pseudo-task IDs, no bare closure names.
   const names = await page.evaluate(() => {
     const D = spoolTrace.data, S = D.strings;
-    return { procs: D.procs.map((p) => S[p.name]), sites: D.siteNames.name.map((n) => S[n]), rt: D.meta.runtimeTask };
+    return { procs: D.procs.map((p) => S[p.name]), sites: Array.from(D.siteNames.name, (n) => S[n]), rt: D.meta.runtimeTask };
   });
   for (const n of names.procs) assert(/^(P\d+|runtime \(no P\)|thread \d+ \(no P\))$/.test(n), label + ': P name ' + n);
   for (const n of names.sites) assert(!/\{\{closure\}\}/.test(n) && !/^\{/.test(n), label + ': site name ' + n);

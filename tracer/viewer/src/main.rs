@@ -217,11 +217,21 @@ fn run(cmd: Cmd) -> Result<ExitCode, String> {
     match cmd {
         Cmd::Serve { file, addr, open } => {
             let m = model(&file, true)?;
-            let mut page = Vec::new();
-            web::write_html(&m, &display_name(&file), &mut page)
+            let (mut page, mut bins) = (Vec::new(), [Vec::new(), Vec::new()]);
+            web::write_served(&m, &display_name(&file), &mut page, &mut bins)
                 .map_err(|e| format!("cannot build the page: {e}"))?;
             drop(m);
-            server::serve(addr, page, |bound| {
+            let data = web::DATA_PATHS
+                .iter()
+                .zip(bins)
+                .map(|(path, body)| server::Resource {
+                    path: format!("/{path}"),
+                    content_type: "application/octet-stream",
+                    body,
+                })
+                .collect();
+            let config = server::Config::default();
+            server::serve_resources(addr, page, data, config, |bound| {
                 let url = format!("http://{bound}/");
                 println!(
                     "spool-trace: serving {} at {url}  (Ctrl-C to stop)",

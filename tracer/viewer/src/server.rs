@@ -17,7 +17,9 @@
 //!   `localhost:PORT`, `[::1]:PORT` or the bound address itself — else `403`:
 //!   a page of another origin that points a DNS name at 127.0.0.1 (DNS
 //!   rebinding) sends its own name as `Host` and cannot read the trace;
-//! - `GET` or `HEAD` (else `405`) of `/` or `/index.html` (else `404`).
+//! - `GET` or `HEAD` (else `405`) of `/` or `/index.html`, or of one of the
+//!   extra resources given to [`serve_resources`] (the served page's binary
+//!   columns), else `404`.
 //!
 //! Invariants: the listener only ever binds a loopback address ([`serve`]
 //! refuses others); a connection thread never outlives its timeouts by
@@ -30,10 +32,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-/// The page's security policy: its own inline script and style, nothing
-/// fetched from anywhere.
-const CSP: &str =
-    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:";
+/// The page's security policy: its own inline script and style, and
+/// fetches from this server only (the served page's binary columns).
+const CSP: &str = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; connect-src 'self'";
+
+/// One more thing the server answers besides the page: `GET /path`.
+#[derive(Clone, Debug)]
+pub struct Resource {
+    /// The absolute path, e.g. `/data.bin`.
+    pub path: String,
+    /// Its `Content-Type`.
+    pub content_type: &'static str,
+    /// Its bytes.
+    pub body: Vec<u8>,
+}
 
 /// Limits of the server (the defaults are what `spool-trace serve` uses).
 ///
@@ -101,6 +113,20 @@ pub fn serve_with(
     config: Config,
     ready: impl FnOnce(SocketAddr),
 ) -> io::Result<()> {
+    serve_resources(addr, page, Vec::new(), config, ready)
+}
+
+/// [`serve_with`], answering `GET` of each of `extra`'s paths too.
+///
+/// # Errors
+/// As [`serve_with`].
+pub fn serve_resources(
+    addr: SocketAddr,
+    page: Vec<u8>,
+    extra: Vec<Resource>,
+    config: Config,
+    ready: impl FnOnce(SocketAddr),
+) -> io::Result<()> {
     if !addr.ip().is_loopback() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -113,6 +139,7 @@ pub fn serve_with(
     let bound = listener.local_addr()?;
     let site = Arc::new(Site {
         page,
+        extra,
         hosts: allowed_hosts(bound),
         config,
         open: AtomicUsize::new(0),
@@ -153,6 +180,7 @@ pub fn serve_with(
 /// What every connection thread shares.
 struct Site {
     page: Vec<u8>,
+    extra: Vec<Resource>,
     /// Accepted `Host` values, lowercase.
     hosts: Vec<String>,
     config: Config,
@@ -264,6 +292,17 @@ fn handle(site: &Site, stream: &mut TcpStream) {
                 ("X-Content-Type-Options", "nosniff"),
             ],
             &site.page,
+            with_body,
+        )
+    } else if let Some(r) = site.extra.iter().find(|r| r.path == head.path) {
+        respond(
+            stream,
+            "200 OK",
+            &[
+                ("Content-Type", r.content_type),
+                ("X-Content-Type-Options", "nosniff"),
+            ],
+            &r.body,
             with_body,
         )
     } else {

@@ -10,7 +10,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use spool_trace::server::{Config, serve_with};
+use spool_trace::server::{Config, Resource, serve_resources, serve_with};
 
 /// Starts a server for `page` on a thread of its own (it runs until the
 /// test process ends) and returns its address.
@@ -114,6 +114,57 @@ fn a_client_that_never_reads_is_dropped_after_the_io_timeout() {
         got.len() < page.len(),
         "the whole page arrived: the stuck client was never dropped"
     );
+}
+
+/// The served page's binaries: each extra resource at its path, the page
+/// still at `/`, anything else 404, and the Host check applies to them too.
+#[test]
+fn extra_resources_are_served_at_their_paths() {
+    let (tx, rx) = mpsc::channel();
+    let extra = vec![
+        Resource {
+            path: "/data0.bin".into(),
+            content_type: "application/octet-stream",
+            body: vec![1, 2, 3],
+        },
+        Resource {
+            path: "/data1.bin".into(),
+            content_type: "application/octet-stream",
+            body: big_page(),
+        },
+    ];
+    std::thread::spawn(move || {
+        let page = b"<p>page</p>".to_vec();
+        serve_resources(
+            "127.0.0.1:0".parse().unwrap(),
+            page,
+            extra,
+            Config::default(),
+            |a| {
+                tx.send(a).unwrap();
+            },
+        )
+        .unwrap();
+    });
+    let addr: SocketAddr = rx.recv_timeout(Duration::from_secs(10)).expect("server up");
+    let host = addr.to_string();
+    let r = get(addr, "/data0.bin", &host);
+    assert_eq!(status(&r), "HTTP/1.1 200 OK");
+    assert!(String::from_utf8_lossy(&r).contains("Content-Type: application/octet-stream"));
+    assert_eq!(body(&r), [1, 2, 3]);
+    assert!(body(&get(addr, "/data1.bin", &host)) == big_page().as_slice());
+    assert_eq!(body(&get(addr, "/", &host)), b"<p>page</p>");
+    assert_eq!(
+        status(&get(addr, "/data2.bin", &host)),
+        "HTTP/1.1 404 Not Found"
+    );
+    assert_eq!(
+        status(&get(addr, "/data0.bin", "evil.example:80")),
+        "HTTP/1.1 403 Forbidden"
+    );
+    // The page may fetch from its own origin, and only from it.
+    let head = String::from_utf8_lossy(&get(addr, "/", &host)).into_owned();
+    assert!(head.contains("connect-src 'self'") && head.contains("default-src 'none'"));
 }
 
 #[test]

@@ -220,7 +220,6 @@ fn html_is_self_contained() {
         "http://",
         "https://",
         "src=\"//",
-        "fetch(",
         "XMLHttpRequest",
         "{{DATA}}",
         "{{SCRIPT}}",
@@ -240,6 +239,114 @@ fn html_is_self_contained() {
     let data: serde_json::Value = serde_json::from_str(&page[start..end]).unwrap();
     assert_eq!(data["meta"]["events"].as_u64(), Some(m.events));
     assert_eq!(data["tasks"]["id"].as_array().unwrap().len(), m.tasks.len());
+    // Every column is inline: the page's fetch of data0.bin/data1.bin (the
+    // served page's) is never taken.
+    assert!(data.get("binCols").is_none() && !page[start..end].contains("$bin"));
+}
+
+/// Decodes column `n` of a split payload's binaries (`binCols[n]` =
+/// `[buffer, type, offset, length]`, types f64, i32, u32, u8).
+fn bin_column(table: &serde_json::Value, bins: &[Vec<u8>; 2], n: usize) -> Vec<f64> {
+    let c: Vec<usize> = table[n]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as usize)
+        .collect();
+    let (b, ty, off, len) = (&bins[c[0]], c[1], c[2], c[3]);
+    let size = [8, 4, 4, 1][ty];
+    assert_eq!(off % 8, 0, "column {n} is not 8-byte aligned");
+    (0..len)
+        .map(|i| {
+            let x = &b[off + i * size..off + (i + 1) * size];
+            match ty {
+                0 => f64::from_le_bytes(x.try_into().unwrap()),
+                1 => f64::from(i32::from_le_bytes(x.try_into().unwrap())),
+                2 => f64::from(u32::from_le_bytes(x.try_into().unwrap())),
+                _ => f64::from(x[0]),
+            }
+        })
+        .collect()
+}
+
+/// Walks the inline payload `a` and the split one `b` together: where `b`
+/// has a `{"$bin": N}` placeholder, `a`'s array (delta-decoded when its key
+/// is in `delta`) must equal the decoded column. Returns the columns seen.
+fn same_columns(
+    a: &serde_json::Value,
+    b: &serde_json::Value,
+    path: &str,
+    table: &serde_json::Value,
+    bins: &[Vec<u8>; 2],
+    delta: &[&str],
+) -> usize {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Array(x), Value::Object(o)) if o.contains_key("$bin") => {
+            let n = o["$bin"].as_u64().unwrap() as usize;
+            let mut want: Vec<f64> = x.iter().map(|v| v.as_f64().unwrap()).collect();
+            let key = path.rsplit('.').next().unwrap();
+            let section = path.trim_start_matches('.').split('.').next().unwrap();
+            if delta.contains(&format!("{section}.{key}").as_str()) {
+                for i in 1..want.len() {
+                    want[i] += want[i - 1];
+                }
+            }
+            assert_eq!(want, bin_column(table, bins, n), "column {path}");
+            1
+        }
+        (Value::Object(x), Value::Object(y)) => x
+            .iter()
+            .filter(|(k, _)| k.as_str() != "meta")
+            .map(|(k, v)| same_columns(v, &y[k], &format!("{path}.{k}"), table, bins, delta))
+            .sum(),
+        (Value::Array(x), Value::Array(y)) => {
+            assert_eq!(x.len(), y.len(), "{path}");
+            x.iter()
+                .zip(y)
+                .map(|(v, w)| same_columns(v, w, path, table, bins, delta))
+                .sum()
+        }
+        _ => {
+            assert_eq!(a, b, "{path}");
+            0
+        }
+    }
+}
+
+/// The served page's payload (JSON with placeholders, two binaries) holds
+/// exactly the numbers of the inline one, the timeline's first-paint
+/// columns in the first binary.
+#[test]
+fn served_page_columns_match_the_inline_json() {
+    for data in [GO126, include_bytes!("data/spool-demo.trace")] {
+        let m = model(data);
+        let inline: serde_json::Value = serde_json::from_str(&web::payload(&m, "t")).unwrap();
+        let (mut json, mut bins) = (Vec::new(), [Vec::new(), Vec::new()]);
+        web::write_payload_split(&m, "t", &mut json, &mut bins).unwrap();
+        let split: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        let table = &split["binCols"];
+        assert_eq!(split["meta"]["delta"], serde_json::json!([]));
+        let delta: Vec<&str> = inline["meta"]["delta"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let mut a = inline.clone();
+        let mut b = split.clone();
+        b.as_object_mut().unwrap().remove("binCols");
+        a.as_object_mut().unwrap().remove("meta");
+        b.as_object_mut().unwrap().remove("meta");
+        let n = same_columns(&a, &b, "", table, &bins, &delta);
+        assert_eq!(n, table.as_array().unwrap().len(), "every column checked");
+        // What the first paint draws is in data0; wakes are not.
+        let part = |v: &serde_json::Value| table[v["$bin"].as_u64().unwrap() as usize][0].as_u64();
+        assert_eq!(part(&split["procs"][0]["start"]), Some(0));
+        assert_eq!(part(&split["tasks"]["site"]), Some(0));
+        assert_eq!(part(&split["wakes"]["time"]), Some(1));
+        assert!(m.wakes.len() > 10 && bins[1].len() > bins[0].len() / 4);
+    }
 }
 
 #[test]

@@ -1,9 +1,39 @@
 // spool-trace web UI: vanilla JS + canvas, no network access.
 // Data: the JSON in #trace-data (see viewer/web.rs for its shape). Times are
-// ns relative to the first event.
+// ns relative to the first event. In the served page the numeric columns are
+// `{"$bin": N}` placeholders: binCols[N] = [buffer, type, offset, length]
+// names a typed array over data0.bin or data1.bin, fetched from the page's
+// own server and viewed without parsing. data0 holds what the timeline's
+// first paint needs (runs' start, length and task; task ids and sites;
+// counters, STW/GC, logs, regions): the page draws once it is in, then
+// fetches data1 (wakes, per-task totals, how runs ended, profiles, ...) and
+// only then takes clicks, opens the other views and sets data-ready.
 'use strict';
 (function () {
-const D = JSON.parse(document.getElementById('trace-data').textContent);
+const RAW = JSON.parse(document.getElementById('trace-data').textContent);
+const TYPED = [Float64Array, Int32Array, Uint32Array, Uint8Array];
+// Replaces every {"$bin": N} of buffer `part` under o by its typed array over buf.
+function attach(o, part, buf) {
+  for (const k in o) {
+    const v = o[k];
+    if (!v || typeof v !== 'object' || ArrayBuffer.isView(v)) continue; // (a typed array: attached before)
+    if (typeof v.$bin === 'number') { const [b, ty, off, len] = RAW.binCols[v.$bin]; if (b === part) o[k] = new TYPED[ty](buf, off, len); }
+    else if (!Array.isArray(v) || (v.length && typeof v[0] === 'object')) attach(v, part, buf);
+  }
+}
+function failLoad(e) {
+  const b = document.getElementById('banner'); b.hidden = false; b.classList.add('error');
+  b.textContent = 'Could not load the trace data from the server: ' + e.message + '. Is spool-trace still running?';
+  document.body.dataset.ready = 'error';
+}
+function getBin(i) { return fetch('data' + i + '.bin').then((r) => { if (!r.ok) throw new Error('data' + i + '.bin: HTTP ' + r.status); return r.arrayBuffer(); }); }
+if (RAW.binCols) {
+  getBin(0).then((b0) => { attach(RAW, 0, b0); start(RAW, () => getBin(1).then((b1) => attach(RAW, 1, b1))); }).catch(failLoad);
+} else start(RAW, null);
+// rest: null when every column is here, else a function fetching the rest.
+function start(D, rest) {
+const t0Start = performance.now();
+let loaded = false; // every column is here (clicks, views and task rows wait for it)
 // Undo the delta encoding of sorted time arrays (prefix sums).
 function undelta(a) { for (let i = 1; i < a.length; i++) a[i] += a[i - 1]; }
 for (const k of D.meta.delta || []) {
@@ -61,8 +91,10 @@ function fmtTick(ns, step) {
 }
 
 // ---------- derived indices ----------
-const taskById = new Map();
-for (let i = 0; i < NT; i++) taskById.set(T.id[i], i);
+// Task index by id, built on first use (a Map of millions takes a while).
+let taskMap = null;
+function byId() { if (!taskMap) { taskMap = new Map(); for (let i = 0; i < NT; i++) taskMap.set(T.id[i], i); } return taskMap; }
+const taskById = { get: (id) => byId().get(id), has: (id) => byId().has(id) };
 // Site colors: golden-angle hues by site index.
 const siteColor = new Map();
 function colorOf(t) {
@@ -71,33 +103,43 @@ function colorOf(t) {
   if (!c) { const h = (siteColor.size * 137.508) % 360; c = 'hsl(' + h.toFixed(0) + ',55%,52%)'; siteColor.set(s, c); }
   return c;
 }
-// Runs per task: (proc index, span index), sorted by start.
+// Runs per task: (proc index, span index), sorted by start: the Ps' runs
+// merged in start order (each P's are sorted; ties go to the lower P), then
+// grouped by task with a stable counting sort. Typed arrays only.
+const NP = D.procs.length, PS = D.procs.map((p) => p.start), PT = D.procs.map((p) => p.task);
 const runOff = new Int32Array(NT + 1);
 let nRuns = 0;
-for (const p of D.procs) { for (let i = 0; i < p.task.length; i++) { runOff[p.task[i] + 1]++; nRuns++; } }
+for (const tk of PT) { for (let i = 0; i < tk.length; i++) runOff[tk[i] + 1]++; nRuns += tk.length; }
 for (let i = 0; i < NT; i++) runOff[i + 1] += runOff[i];
 const runP = new Int32Array(nRuns), runI = new Int32Array(nRuns);
 {
-  const fill = runOff.slice(0, NT);
-  D.procs.forEach((p, pi) => { for (let i = 0; i < p.task.length; i++) { const k = fill[p.task[i]]++; runP[k] = pi; runI[k] = i; } });
-  for (let t = 0; t < NT; t++) {
-    const a = runOff[t], b = runOff[t + 1];
-    if (b - a > 1) {
-      const idx = []; for (let k = a; k < b; k++) idx.push([runP[k], runI[k]]);
-      idx.sort((x, y) => D.procs[x[0]].start[x[1]] - D.procs[y[0]].start[y[1]]);
-      idx.forEach((v, j) => { runP[a + j] = v[0]; runI[a + j] = v[1]; });
-    }
+  const fill = runOff.slice(0, NT), pos = new Int32Array(NP);
+  for (let k = 0; k < nRuns; k++) {
+    let best = -1, bs = Infinity;
+    for (let p = 0; p < NP; p++) { const i = pos[p]; if (i < PS[p].length && PS[p][i] < bs) { bs = PS[p][i]; best = p; } }
+    const i = pos[best]++, j = fill[PT[best][i]]++;
+    runP[j] = best; runI[j] = i;
   }
 }
-// Wakes by waker, sorted by time (wakes are in time order already).
+// Wakes by waker and by woken task, in time order (wakes are in time order
+// already; a stable counting sort keeps it): get(t) is a typed subarray.
 const W = D.wakes;
-const wakesFrom = new Map();
-const wakesTo = new Map();
-for (let i = 0; i < W.time.length; i++) {
-  const f = W.from[i];
-  if (f >= 0) { let a = wakesFrom.get(f); if (!a) wakesFrom.set(f, a = []); a.push(i); }
-  let b = wakesTo.get(W.to[i]); if (!b) wakesTo.set(W.to[i], b = []); b.push(i);
+// Built on first use: W's columns may not be here yet.
+function groupBy(key) {
+  let idx = null, off = null;
+  return { get: (t) => {
+    if (!idx) {
+      const keys = W[key];
+      off = new Int32Array(NT + 1);
+      for (let i = 0; i < keys.length; i++) if (keys[i] >= 0) off[keys[i] + 1]++;
+      for (let i = 0; i < NT; i++) off[i + 1] += off[i];
+      idx = new Int32Array(off[NT]); const fill = off.slice(0, NT);
+      for (let i = 0; i < keys.length; i++) if (keys[i] >= 0) idx[fill[keys[i]]++] = i;
+    }
+    return t >= 0 && t < NT ? idx.subarray(off[t], off[t + 1]) : idx.subarray(0, 0);
+  } };
 }
+const wakesFrom = groupBy('from'), wakesTo = groupBy('to');
 // User regions and logs per task (drawn on task rows).
 const regionsOf = new Map(), logsOf = new Map();
 for (let i = 0; i < D.regions.start.length; i++) { const t = D.regions.task[i]; if (t < 0) continue; let a = regionsOf.get(t); if (!a) regionsOf.set(t, a = { start: [], dur: [] }); a.start.push(D.regions.start[i]); a.dur.push(D.regions.dur[i]); }
@@ -143,7 +185,7 @@ function runAt(t, x) {
 
 // ---------- header, banner, stats ----------
 $('file-name').textContent = D.meta.file;
-{
+function renderStats() {
   const m = D.meta, b = $('banner'), msgs = [];
   if (m.unreadBytes > 0) msgs.push(m.unreadPct.toFixed(m.unreadPct < 1 ? 2 : 1) + '% of the file could not be read (' + m.unreadBytes + ' bytes from byte ' + m.stopOffset + '): ' + m.stop);
   if (m.orderError) msgs.push('Analysis stopped early: ' + m.orderError);
@@ -158,8 +200,9 @@ $('file-name').textContent = D.meta.file;
 }
 
 // ---------- views / hash ----------
-let view = 'timeline';
+let view = 'timeline', pendingView = null;
 function showView(v) {
+  if (!loaded && v !== 'timeline') { pendingView = v; return; }
   view = v;
   for (const b of document.querySelectorAll('.tab')) b.classList.toggle('active', b.dataset.view === v);
   for (const s of document.querySelectorAll('.view')) s.hidden = s.id !== 'view-' + v;
@@ -276,7 +319,7 @@ function draw() {
       ctx.fillStyle = '#1d2330'; clippedText(S[p.name], 10, r.y + r.h / 2 + 4, LABEL_W - 14);
     } else if (r.kind === 'title') {
       ctx.fillStyle = '#1d2330'; ctx.font = '600 12px system-ui, sans-serif'; ctx.fillText(r.text + ' (' + NT + ')', 10, r.y + 12); ctx.font = '11px system-ui, sans-serif';
-    } else if (r.kind === 'task') {
+    } else if (r.kind === 'task' && loaded) {
       const t = r.t, ts = taskStates(t), kind = ts.state;
       ctx.fillStyle = '#fafbfd'; ctx.fillRect(LABEL_W, r.y, plotW(), r.h);
       drawSpans(ts.start, ts.dur, r.y, r.h, (i) => kind[i] === 0 ? colorOf(t) : kind[i] === 1 ? '#f0a030' : kind[i] === 3 ? '#9a6bd6' : '#d5d9e1', () => null);
@@ -356,7 +399,7 @@ function drawCounters(y, h) {
 
 // ---------- hit testing ----------
 function hit(x, y) {
-  if (x < LABEL_W) return null;
+  if (x < LABEL_W || !loaded) return null;
   const t = tOf(x), slop = (v1 - v0) / plotW() * 3;
   const { rows } = layout();
   const by = AXIS_H + COUNTER_H + 2;
@@ -644,7 +687,6 @@ function renderUser() {
 // ---------- start ----------
 $('task-rows').checked = taskRows;
 resize();
-if (location.hash.length > 1) loadHash();
 // Test hooks (used by tests/browser): read-only views of the UI state.
 function spanRect(pi, i) {
   const r = layout().rows.find((r) => r.kind === 'proc' && r.p === pi), p = D.procs[pi];
@@ -657,5 +699,19 @@ window.spoolTrace = {
   drawnTaskIds: () => [...drawnTasks].map((t) => T.id[t]),
   state: () => ({ v0, v1, sel, scrollY, view }),
 };
-// views.js (loaded next) adds the other views and sets document.body.dataset.ready.
+// Timings (ms): the first paint since navigation start, and since start().
+spoolTrace.paintAt = performance.now(); spoolTrace.startMs = spoolTrace.paintAt - t0Start;
+document.body.dataset.painted = '1';
+function finish() {
+  loaded = true; renderStats(); draw();
+  if (location.hash.length > 1) loadHash();
+  if (pendingView) showView(pendingView);
+  spoolTrace.loadedAt = performance.now();
+  // views.js adds the other views and sets document.body.dataset.ready: now
+  // if it has loaded (served page: the data arrived after it), else when it does.
+  if (window.spoolViewsInit) window.spoolViewsInit();
+}
+// The canvas is painted before the rest is fetched and indexed.
+if (rest) setTimeout(() => rest().then(finish).catch(failLoad), 0); else finish();
+}
 })();

@@ -2,7 +2,9 @@
 // (icicle flame graph + table), utilization and MMU, the log list, and the
 // wake graph of the detail panel. Uses app.js's internals (window.spoolTrace).
 'use strict';
-(function () {
+// Runs once app.js has its data (at once for the html export; after the
+// fetch of data.bin for the served page): app.js calls spoolViewsInit.
+window.spoolViewsInit = function () {
 const ST = window.spoolTrace, D = ST.data, S = D.strings, T = D.tasks, I = ST.internals;
 const { fmt, esc, link, taskName, taskLabel, taskLink, act } = I;
 const $ = (id) => document.getElementById(id);
@@ -225,4 +227,5 @@ renderProblems();
 const h = new URLSearchParams(location.hash.slice(1)).get('view');
 if (h && window.spoolViews[h]) ST.showView(h);
 document.body.dataset.ready = '1';
-})();
+};
+if (window.spoolTrace) window.spoolViewsInit();
