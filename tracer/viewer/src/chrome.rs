@@ -18,7 +18,7 @@
 
 use std::io::{self, Write};
 
-use crate::analysis::{Model, NO_INDEX, Range};
+use crate::analysis::{Model, NO_INDEX, Range, RunIndex};
 use crate::names;
 
 /// JSON string literal for `s` (escapes quotes, control chars and `<`).
@@ -116,24 +116,12 @@ pub fn write(m: &Model, w: &mut impl Write) -> io::Result<()> {
             r#"{{"ph":"M","pid":1,"tid":{GC_TID},"name":"thread_name","args":{{"name":"GC"}}}}"#
         ),
     )?;
-    // Each task's runs (p, start, end), to find the waker's slice of a wake.
-    let mut runs: Vec<Vec<(u64, u64, u64)>> = vec![Vec::new(); m.tasks.len()];
-    for p in &m.procs {
-        for s in &p.spans {
-            if let Some(r) = runs.get_mut(s.task as usize) {
-                r.push((p.id, s.start, s.end));
-            }
-        }
-    }
-    for r in &mut runs {
-        r.sort_by_key(|x| x.1);
-    }
+    // Each task's runs, to find the waker's slice of a wake.
+    let runs = RunIndex::new(m);
     let waker_slice = |wake: u32| -> Option<(u64, u64)> {
         let wk = m.wakes.get(wake as usize)?;
-        let r = runs.get(wk.from as usize)?;
-        let i = r.partition_point(|x| x.1 <= wk.time);
-        let (p, s, e) = *r.get(i.checked_sub(1)?)?;
-        (s <= wk.time && wk.time <= e).then_some((p, wk.time))
+        let (p, _) = runs.at(m, wk.from, wk.time)?;
+        Some((m.procs[p as usize].id, wk.time))
     };
     // Slice names: "G<id> " + the spawn site's display name (computed once
     // per site, already JSON-quoted: the id goes after the opening quote).
