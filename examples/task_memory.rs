@@ -1,12 +1,26 @@
-//! Measures the resident memory of parked tasks: spawns N tasks (default
-//! 1,000,000) that each hold a 16-byte future and wait forever, then prints
-//! the RSS growth per task (from `/proc/self/statm`; Linux only).
+//! Measures the resident memory of parked tasks: a main task
+//! (`Runtime::run`) spawns N tasks (default 1,000,000) that each hold a
+//! 16-byte future and wait forever, then prints the RSS growth per task
+//! (from `/proc/self/statm`; Linux only), with the size of one task's
+//! allocation.
 //!
-//! `cargo run --release --example task_memory [N]`
+//! The JoinHandles are excluded: they are kept in a `Vec` whose pages are
+//! touched before the first measurement, so only the tasks grow the RSS.
+//!
+//! Two futures, each measured in a process of its own (a second shape in
+//! the same process would reuse the first's freed memory):
+//! - `struct`: a 16-byte struct whose `poll` returns `Pending`;
+//! - `async`: an `async move` block holding 16 bytes across a never-ready
+//!   await (24 bytes: the 16 plus the block's state).
+//!
+//! `cargo run --release --example task_memory [N] [struct|async]` (no shape:
+//! both, one child process each).
 
 use std::future::Future;
 use std::pin::Pin;
+use std::process::Command;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 /// A 16-byte future that never completes and keeps no waker.
 struct Parked {
@@ -20,6 +34,17 @@ impl Future for Parked {
     }
 }
 
+/// The `async` shape: 16 bytes live across an await that never finishes.
+/// (An `async move` block capturing them, as a spawn site writes it; an
+/// `async fn` would lay its argument out differently.)
+#[allow(clippy::manual_async_fn)]
+fn async_parked(payload: [u64; 2]) -> impl Future<Output = ()> + Send + 'static {
+    async move {
+        std::future::pending::<()>().await;
+        std::hint::black_box(payload);
+    }
+}
+
 fn rss_bytes() -> std::io::Result<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm")?;
     let pages: u64 = statm
@@ -30,8 +55,89 @@ fn rss_bytes() -> std::io::Result<u64> {
     Ok(pages * 4096)
 }
 
+/// Spawns `n` tasks made by `make` from a main task and returns the RSS
+/// growth in bytes.
+fn measure<F>(n: usize, make: fn() -> F) -> std::io::Result<u64>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let rt = spool::Runtime::new()?;
+    rt.run(async move {
+        // Warm up the runtime (thread stacks, queues) before measuring.
+        for _ in 0..1000 {
+            spool::spawn(async {}).await.unwrap();
+        }
+        let mut handles: Vec<spool::JoinHandle<()>> = Vec::with_capacity(n);
+        // Touch the handles' pages now, so that they are not counted.
+        // SAFETY: the capacity holds `n` handles; the bytes written are
+        // never read as handles (`push` overwrites them).
+        unsafe {
+            std::ptr::write_bytes(handles.as_mut_ptr(), 0, n);
+        }
+        let before = rss_bytes()?;
+        for i in 0..n {
+            handles.push(spool::spawn(make()));
+            // Let the other P run (and park) the tasks as they come, as a
+            // program that spawns over time does; the queues stay short.
+            if i % 256 == 255 {
+                spool::yield_now().await;
+            }
+        }
+        // Wait until every task has been polled once and parked.
+        let h = spool::Handle::current();
+        while h.metrics().polls < n as u64 + 2000 {
+            spool::time::sleep(Duration::from_millis(10)).await;
+        }
+        spool::time::sleep(Duration::from_millis(200)).await;
+        let after = rss_bytes()?;
+        std::hint::black_box(&handles);
+        std::mem::forget(handles);
+        Ok(after - before)
+    })
+}
+
+fn run_shape(n: usize, shape: &str) -> std::io::Result<()> {
+    let (grown, size) = match shape {
+        "struct" => {
+            assert_eq!(std::mem::size_of::<Parked>(), 16);
+            (
+                measure(n, || Parked { _payload: [0; 2] })?,
+                spool_executor::__task_allocation_size::<Parked>(),
+            )
+        }
+        "async" => {
+            fn make() -> impl Future<Output = ()> + Send + 'static {
+                async_parked([1; 2])
+            }
+            (measure(n, make)?, allocation_size_of(make))
+        }
+        _ => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("unknown shape {shape:?}: struct or async"),
+            ));
+        }
+    };
+    println!(
+        "{n} parked tasks, {shape} future: RSS +{} KiB, {:.1} bytes per task \
+         (task allocation {size} bytes)",
+        grown / 1024,
+        grown as f64 / n as f64,
+    );
+    Ok(())
+}
+
+/// The task allocation size for the future type `make` returns.
+fn allocation_size_of<F>(_make: fn() -> F) -> usize
+where
+    F: Future,
+{
+    spool_executor::__task_allocation_size::<F>()
+}
+
 fn main() -> std::io::Result<()> {
-    let n: usize = match std::env::args().nth(1) {
+    let mut args = std::env::args().skip(1);
+    let n: usize = match args.next() {
         None => 1_000_000,
         Some(s) => s.parse().map_err(|e| {
             std::io::Error::new(
@@ -40,34 +146,19 @@ fn main() -> std::io::Result<()> {
             )
         })?,
     };
-    assert_eq!(std::mem::size_of::<Parked>(), 16);
-    let rt = spool::Runtime::new()?;
-    // Warm up the runtime (thread stacks, queues) before measuring.
-    rt.block_on(async {
-        for _ in 0..1000 {
-            spool::spawn(async {}).await.unwrap();
+    match args.next() {
+        Some(shape) => run_shape(n, &shape),
+        None => {
+            for shape in ["struct", "async"] {
+                let status = Command::new(std::env::current_exe()?)
+                    .arg(n.to_string())
+                    .arg(shape)
+                    .status()?;
+                if !status.success() {
+                    return Err(std::io::Error::other(format!("{shape}: {status}")));
+                }
+            }
+            Ok(())
         }
-    });
-    let before = rss_bytes()?;
-    for _ in 0..n {
-        // Detached: the JoinHandle is dropped, as for a fire-and-forget goroutine.
-        drop(rt.spawn(Parked { _payload: [0; 2] }));
     }
-    // Wait until every task has been polled once and parked.
-    while rt.handle().alive_tasks() < n {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    rt.block_on(async {
-        for _ in 0..10 {
-            spool::yield_now().await;
-        }
-    });
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    let after = rss_bytes()?;
-    let per_task = (after - before) as f64 / n as f64;
-    println!(
-        "{n} parked tasks with a 16-byte future: RSS +{} KiB, {per_task:.1} bytes per task",
-        (after - before) / 1024
-    );
-    Ok(())
 }

@@ -53,6 +53,8 @@ pub use runtime::{Builder, Handle, MAX_PROCS, PROCS_ENV, Runtime, SchedStats, We
 pub use sched::long_poll::{DEFAULT_LONG_POLL_THRESHOLD, LONG_POLL_CATEGORY, LongPoll};
 pub use sched::metrics::RuntimeMetrics;
 pub use sched::syscall::block_in_place;
+#[doc(hidden)]
+pub use task::raw::allocation_size as __task_allocation_size;
 pub use task::{JoinError, JoinHandle};
 #[doc(hidden)]
 pub use task::{TaskInfo, TaskStatus};

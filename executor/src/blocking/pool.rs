@@ -221,7 +221,7 @@ fn run(shared: Arc<Shared>) {
     loop {
         if let Some(task) = st.queue.pop_front() {
             let h = task.header();
-            st.running.push((h.id(), h.location));
+            st.running.push((h.id(), h.location()));
             let id = h.id();
             drop(st);
             p.start();

@@ -90,7 +90,7 @@ pub(crate) fn run<const TRACED: bool>(task: Notified, chained: bool) -> RunOutco
     let mut cx = Context::from_waker(&waker);
     context::begin_poll(h);
     // SAFETY: we hold RUNNING; the stage holds the future.
-    let res = unsafe { (h.vtable.poll)(ptr, &mut cx) };
+    let res = unsafe { (h.vtable.fns.poll)(ptr, &mut cx) };
     let end = context::end_poll();
     match res {
         PollFuture::Complete => {
@@ -160,7 +160,7 @@ pub(crate) fn trace_pending(end: &PollEnd) -> bool {
 /// The caller holds `RUNNING` and one reference it gives up.
 unsafe fn cancel_and_complete(ptr: NonNull<Header>) {
     // SAFETY: we hold RUNNING; the stage holds the future.
-    unsafe { (ptr.as_ref().vtable.cancel)(ptr) };
+    unsafe { (ptr.as_ref().vtable.fns.cancel)(ptr) };
     // After the future's destructor (the task's last code), before the
     // joiner can see the output (see the module doc).
     hooks::go_destroy();
@@ -186,15 +186,17 @@ unsafe fn complete(ptr: NonNull<Header>, refs: usize) {
     if !snapshot.is_join_interested() {
         // No JoinHandle: the output is ours to drop.
         // SAFETY: complete, and the JoinHandle is gone.
-        unsafe { (h.vtable.drop_output)(ptr) };
+        unsafe { (h.vtable.fns.drop_output)(ptr) };
     } else if snapshot.is_join_waker_set() {
         // SAFETY: JOIN_WAKER set: we may read the slot; the JoinHandle
         // cannot change it after COMPLETE.
-        if let Some(w) = unsafe { (*h.join_waker.get()).as_ref() } {
-            // The awaiting future's waker: guarded, so a panicking one
-            // cannot stop this task from reaching its terminal state below.
-            shared.panics.guard(Site::JoinWake, || w.wake_by_ref());
-        }
+        unsafe {
+            h.join_waker.with(|w| {
+                // The awaiting future's waker: guarded, so a panicking one
+                // cannot stop this task from reaching its terminal state below.
+                shared.panics.guard(Site::JoinWake, || w.wake_by_ref())
+            })
+        };
     }
     if h.state.transition_to_terminal(refs + removed as usize) {
         // SAFETY: that was the last reference.
@@ -213,7 +215,7 @@ pub(crate) unsafe fn cancel_unbound(ptr: NonNull<Header>) {
     let took = h.state.transition_to_shutdown();
     debug_assert!(took, "a new task is idle");
     // SAFETY: we hold RUNNING.
-    unsafe { (h.vtable.cancel)(ptr) };
+    unsafe { (h.vtable.fns.cancel)(ptr) };
     // SAFETY: RUNNING held; the registry's and the Notified's references are
     // ours (the task never reached either).
     unsafe { complete(ptr, 2) };
@@ -228,7 +230,7 @@ pub(crate) unsafe fn shutdown(ptr: NonNull<Header>) {
     let h = unsafe { ptr.as_ref() };
     if h.state.transition_to_shutdown() {
         // SAFETY: we hold RUNNING.
-        unsafe { (h.vtable.cancel)(ptr) };
+        unsafe { (h.vtable.fns.cancel)(ptr) };
         // SAFETY: RUNNING held, and the registry reference is ours (it is
         // no longer linked, so `complete` does not drop it a second time).
         unsafe { complete(ptr, 1) };
@@ -306,25 +308,35 @@ pub(crate) unsafe fn drop_reference(ptr: NonNull<Header>) {
 ///
 /// # Safety
 /// The reference count is zero.
+#[inline]
 unsafe fn dealloc(ptr: NonNull<Header>) {
     // SAFETY: nobody else can reach the task.
-    let (idx, f, join_waker) = unsafe {
-        let h = ptr.as_ref();
-        debug_assert!(h.state.load().is_complete(), "task freed before completing");
-        (
-            h.runtime_index(),
-            h.vtable.dealloc,
-            (*h.join_waker.get()).take(),
-        )
-    };
-    if let Some(w) = join_waker {
-        // Another future's waker: its destructor is user code.
-        // SAFETY: the task still holds its count on the runtime.
-        let shared = unsafe { table::get(idx) };
-        shared.panics.guard(Site::WakerDrop, || drop(w));
+    let h = unsafe { ptr.as_ref() };
+    debug_assert!(h.state.load().is_complete(), "task freed before completing");
+    let (idx, f) = (h.runtime_index(), h.vtable.fns.dealloc);
+    // SAFETY: nobody else can reach the slot.
+    if unsafe { h.join_waker.is_set() } {
+        // SAFETY: as above; the task still holds its count on the runtime.
+        unsafe { drop_join_waker(h, idx) };
     }
     // SAFETY: last reference; the vtable matches the allocation.
     unsafe { f(ptr) };
     // SAFETY: the task held one count on its runtime's Arc.
     unsafe { table::drop_task_ref(idx) };
+}
+
+/// Drops the waker left in a task's join slot (kept out of `dealloc`, which
+/// most tasks leave with an empty slot).
+///
+/// # Safety
+/// The reference count of `h` is zero; `idx` is its runtime's index.
+#[inline(never)]
+unsafe fn drop_join_waker(h: &Header, idx: usize) {
+    // SAFETY: nobody else can reach the slot.
+    if let Some(w) = unsafe { h.join_waker.take() } {
+        // Another future's waker: its destructor is user code.
+        // SAFETY: the task still holds its count on the runtime.
+        let shared = unsafe { table::get(idx) };
+        shared.panics.guard(Site::WakerDrop, || drop(w));
+    }
 }

@@ -254,7 +254,9 @@ impl<T> Future for JoinHandle<T> {
         if can_read_output(raw, cx.waker()) {
             // SAFETY: the task is complete and JOIN_INTEREST was set at
             // completion, so the output is ours; `out` has the vtable's type.
-            unsafe { (raw.as_ref().vtable.read_output)(raw, (&mut out as *mut Poll<_>).cast()) };
+            unsafe {
+                (raw.as_ref().vtable.fns.read_output)(raw, (&mut out as *mut Poll<_>).cast())
+            };
             self.raw = None;
             // SAFETY: we own the JoinHandle reference; the output is taken.
             unsafe { harness::drop_reference(raw) };
@@ -277,16 +279,16 @@ fn can_read_output(raw: NonNull<Header>, waker: &Waker) -> bool {
     }
     let res = if !snapshot.is_join_waker_set() {
         // JOIN_WAKER clear: the slot is ours.
-        set_join_waker(h, waker.clone())
+        set_join_waker(h, waker)
     } else {
         // SAFETY: JOIN_WAKER set: reading is allowed to everyone involved.
-        let same = unsafe { (*h.join_waker.get()).as_ref() }.is_some_and(|w| w.will_wake(waker));
+        let same = unsafe { h.join_waker.with(|w| w.will_wake(waker)) }.unwrap_or(false);
         if same {
             return false;
         }
         h.state
             .unset_join_waker()
-            .and_then(|_| set_join_waker(h, waker.clone()))
+            .and_then(|_| set_join_waker(h, waker))
     };
     match res {
         Ok(_) => false,
@@ -299,15 +301,15 @@ fn can_read_output(raw: NonNull<Header>, waker: &Waker) -> bool {
 
 fn set_join_waker(
     h: &Header,
-    waker: Waker,
+    waker: &Waker,
 ) -> Result<super::state::Snapshot, super::state::Snapshot> {
     // SAFETY: JOIN_WAKER is clear, so the JoinHandle owns the slot.
-    unsafe { *h.join_waker.get() = Some(waker) };
+    unsafe { h.join_waker.set(waker) };
     let res = h.state.set_join_waker();
     if res.is_err() {
         // The task completed first; the slot is still ours.
         // SAFETY: JOIN_WAKER still clear.
-        unsafe { *h.join_waker.get() = None };
+        unsafe { h.join_waker.clear() };
     }
     res
 }
@@ -323,7 +325,7 @@ impl<T> Drop for JoinHandle<T> {
         if h.state.unset_join_interested().is_err() {
             // Complete with JOIN_INTEREST set: the output is ours to drop.
             // SAFETY: see above; dropped once.
-            unsafe { (h.vtable.drop_output)(raw) };
+            unsafe { (h.vtable.fns.drop_output)(raw) };
         }
         // SAFETY: we own the JoinHandle reference.
         unsafe { harness::drop_reference(raw) };

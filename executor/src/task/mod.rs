@@ -9,11 +9,12 @@
 //! # Fields of the task header and who may access them
 //!
 //! - `state`: atomic; anyone holding a reference (see `state.rs`).
-//! - `vtable`, `id`, `location`: written once at spawn, read-only afterwards.
+//! - `vtable` (with the spawn location, `site.rs`), `id`: written once at
+//!   spawn, read-only afterwards.
 //! - `trace`: the tracer's; the executor only passes `&` it to hooks.
 //! - `links`: the live-task registry's intrusive list pointers; only read or
 //!   written with the lock of the registry shard the task hashes to.
-//! - `join_waker`: tokio's JOIN_WAKER protocol (see `state.rs`): the
+//! - `join_waker` (one word, `join_waker.rs`): tokio's JOIN_WAKER protocol (see `state.rs`): the
 //!   `JoinHandle` owns it while `JOIN_WAKER` is clear, the completing thread
 //!   may read it while it is set, and whoever deallocates drops it.
 //! - the stage (future/output union, in `raw.rs`): owned by the holder of
@@ -23,16 +24,24 @@
 //!
 //! # Memory
 //!
-//! The header is 72 bytes and the stage is a `union` whose tag lives in the
-//! state bits, so a task with a 16-byte future and `()` output is an 88-byte
-//! allocation (a 96-byte malloc chunk). The runtime a task belongs to is not
+//! The header is 56 bytes and the stage is a `union` whose tag lives in the
+//! state bits, so a task with a 16-byte future and `()` output is a 72-byte
+//! allocation (an 80-byte malloc chunk; a 24-byte future, such as an
+//! `async` block holding 16 bytes, fits a 96-byte chunk). Three things keep
+//! it there. The runtime a task belongs to is not
 //! stored as a pointer: its index in a global table rides in the top bits of
-//! `id` (see [`Header::runtime_index`]).
+//! `id` (see [`Header::runtime_index`]). The spawn location is not a field:
+//! the vtable pointer points at a vtable per (future type, spawn site)
+//! (`site.rs`). The joiner's waker takes one word, not a `Waker`'s two: a
+//! spool task's waker is stored as its header pointer, others are boxed
+//! (`join_waker.rs`).
 
 pub(crate) mod harness;
 pub(crate) mod join;
+pub(crate) mod join_waker;
 pub(crate) mod raw;
 pub(crate) mod registry;
+pub(crate) mod site;
 pub(crate) mod state;
 pub(crate) mod waker;
 
@@ -40,7 +49,6 @@ use std::cell::{Cell, UnsafeCell};
 use std::panic::Location;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::Waker;
 
 use spool_tracer::hooks::{GoTraceState, SpawnSite};
 
@@ -58,18 +66,17 @@ const ID_MASK: u64 = (1 << ID_BITS) - 1;
 pub(crate) struct Header {
     /// Flags and reference count (`state.rs`).
     pub(crate) state: State,
-    /// Type-specific operations, one static per future type.
+    /// Type-specific operations and the spawn location, one leaked vtable
+    /// per (future type, spawn site) (`site.rs`).
     pub(crate) vtable: &'static raw::Vtable,
     /// Task id (low [`ID_BITS`]) and runtime index (high bits).
     id_rt: u64,
-    /// Where `spawn` was called.
-    pub(crate) location: &'static Location<'static>,
     /// The tracer's per-task slot.
     pub(crate) trace: GoTraceState,
     /// Intrusive links of the live-task registry (registry shard lock).
     pub(crate) links: UnsafeCell<registry::Links>,
     /// The waker of the task awaiting the `JoinHandle` (JOIN_WAKER protocol).
-    pub(crate) join_waker: UnsafeCell<Option<Waker>>,
+    pub(crate) join_waker: join_waker::JoinWaker,
 }
 
 // SAFETY: every field is either atomic, immutable after spawn, or guarded by
@@ -80,7 +87,7 @@ unsafe impl Send for Header {}
 unsafe impl Sync for Header {}
 
 const _HEADER_SIZE: () = assert!(
-    cfg!(not(target_pointer_width = "64")) || std::mem::size_of::<Header>() == 72,
+    cfg!(not(target_pointer_width = "64")) || std::mem::size_of::<Header>() == 56,
     "the task header grew: update the memory note in task/mod.rs"
 );
 const _OUTPUT_SIZE: () = assert!(
@@ -98,11 +105,15 @@ impl Header {
     pub(crate) fn runtime_index(&self) -> usize {
         (self.id_rt >> ID_BITS) as usize
     }
+    /// Where `spawn` was called.
+    pub(crate) fn location(&self) -> &'static Location<'static> {
+        self.vtable.location
+    }
     /// The spawn site handed to tracer hooks.
     pub(crate) fn site(&self) -> SpawnSite {
         SpawnSite {
-            location: self.location,
-            type_name: (self.vtable.type_name)(),
+            location: self.vtable.location,
+            type_name: (self.vtable.fns.type_name)(),
         }
     }
 }

@@ -23,6 +23,7 @@ use std::task::{Context, Poll};
 use spool_tracer::hooks::GoTraceState;
 
 use super::join::{JoinError, Repr};
+use super::join_waker::JoinWaker;
 use super::state::State;
 use super::{Header, registry::Links};
 
@@ -35,7 +36,8 @@ pub(crate) enum PollFuture {
 }
 
 /// Operations that need the future's type.
-pub(crate) struct Vtable {
+#[derive(Clone, Copy)]
+pub(crate) struct Fns {
     /// Polls the future (caller holds `RUNNING`). On completion or panic, the
     /// future is dropped and the output written.
     pub(crate) poll: unsafe fn(NonNull<Header>, &mut Context<'_>) -> PollFuture,
@@ -50,6 +52,16 @@ pub(crate) struct Vtable {
     /// `std::any::type_name` of the future: half of the spawn site (a
     /// function because `type_name` is not `const` yet).
     pub(crate) type_name: fn() -> &'static str,
+}
+
+/// A task's vtable: the future type's operations and the spawn site, one
+/// per (future type, `spawn` call site) pair, made on the first spawn of
+/// the pair and never freed (`site.rs`). The header points here, so the
+/// spawn location costs a task no word of its own.
+pub(crate) struct Vtable {
+    pub(crate) fns: Fns,
+    /// Where `spawn` was called.
+    pub(crate) location: &'static Location<'static>,
 }
 
 /// What a finished task leaves: its value, or a panic payload. A
@@ -80,7 +92,7 @@ impl<F: Future + Send + 'static> VtableOf<F>
 where
     F::Output: Send + 'static,
 {
-    const VTABLE: Vtable = Vtable {
+    const FNS: Fns = Fns {
         poll: poll::<F>,
         cancel: cancel::<F>,
         read_output: read_output::<F>,
@@ -88,6 +100,12 @@ where
         dealloc: dealloc::<F>,
         type_name: std::any::type_name::<F>,
     };
+}
+
+/// Bytes of the allocation of a task whose future is `F`: the header and
+/// the future/output union (`examples/task_memory.rs` prints it).
+pub fn allocation_size<F: Future>() -> usize {
+    std::mem::size_of::<Cell<F>>()
 }
 
 /// Allocates a task in its initial state (three references, see `state.rs`).
@@ -103,12 +121,11 @@ where
     let cell = Box::new(Cell {
         header: Header {
             state: State::new(),
-            vtable: &VtableOf::<F>::VTABLE,
+            vtable: super::site::vtable(&VtableOf::<F>::FNS, location),
             id_rt,
-            location,
             trace: GoTraceState::new(),
             links: UnsafeCell::new(Links::default()),
-            join_waker: UnsafeCell::new(None),
+            join_waker: JoinWaker::new(),
         },
         stage: UnsafeCell::new(Stage {
             future: ManuallyDrop::new(future),

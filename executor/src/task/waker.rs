@@ -53,3 +53,20 @@ pub(crate) fn waker_ref(task: NonNull<Header>) -> ManuallyDrop<Waker> {
         Waker::from_raw(RawWaker::new(task.as_ptr().cast_const().cast(), &VTABLE))
     })
 }
+
+/// True when `w` is a spawned task's waker (its data is the task's header).
+pub(crate) fn is_task_waker(w: &Waker) -> bool {
+    std::ptr::eq(w.vtable(), &VTABLE)
+}
+
+/// The task waker whose data is `data`, owning the reference its data's
+/// holder owned.
+///
+/// # Safety
+/// `data` is the data of a task waker (see [`is_task_waker`]) whose
+/// reference the caller hands over (or keeps, wrapping the result in
+/// `ManuallyDrop`).
+pub(crate) unsafe fn from_task_data(data: *const ()) -> Waker {
+    // SAFETY: the vtable's contract holds for `data`, per the caller.
+    unsafe { Waker::from_raw(RawWaker::new(data, &VTABLE)) }
+}
