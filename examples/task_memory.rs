@@ -7,20 +7,29 @@
 //! The JoinHandles are excluded: they are kept in a `Vec` whose pages are
 //! touched before the first measurement, so only the tasks grow the RSS.
 //!
-//! Two futures, each measured in a process of its own (a second shape in
+//! Three shapes, each measured in a process of its own (a second shape in
 //! the same process would reuse the first's freed memory):
 //! - `struct`: a 16-byte struct whose `poll` returns `Pending`;
 //! - `async`: an `async move` block holding 16 bytes across a never-ready
-//!   await (24 bytes: the 16 plus the block's state).
+//!   await (24 bytes: the 16 plus the block's state);
+//! - `tokio`: the `async` shape on tokio (2 workers, the main loop in a
+//!   spawned task), for comparison.
 //!
-//! `cargo run --release --example task_memory [N] [struct|async]` (no shape:
-//! both, one child process each).
+//! Both futures count their polls in a static (no bytes of their own), so
+//! the measurement waits until every task has been polled once.
+//!
+//! `cargo run --release --example task_memory [N] [struct|async|tokio]` (no
+//! shape: all three, one child process each).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
+
+/// Polls of the parked tasks (each is polled once: nothing wakes it).
+static POLLED: AtomicUsize = AtomicUsize::new(0);
 
 /// A 16-byte future that never completes and keeps no waker.
 struct Parked {
@@ -30,6 +39,7 @@ struct Parked {
 impl Future for Parked {
     type Output = ();
     fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+        POLLED.fetch_add(1, Ordering::Relaxed);
         Poll::Pending
     }
 }
@@ -40,6 +50,7 @@ impl Future for Parked {
 #[allow(clippy::manual_async_fn)]
 fn async_parked(payload: [u64; 2]) -> impl Future<Output = ()> + Send + 'static {
     async move {
+        POLLED.fetch_add(1, Ordering::Relaxed);
         std::future::pending::<()>().await;
         std::hint::black_box(payload);
     }
@@ -84,8 +95,7 @@ where
             }
         }
         // Wait until every task has been polled once and parked.
-        let h = spool::Handle::current();
-        while h.metrics().polls < n as u64 + 2000 {
+        while POLLED.load(Ordering::Relaxed) < n {
             spool::time::sleep(Duration::from_millis(10)).await;
         }
         spool::time::sleep(Duration::from_millis(200)).await;
@@ -93,6 +103,43 @@ where
         std::hint::black_box(&handles);
         std::mem::forget(handles);
         Ok(after - before)
+    })
+}
+
+/// [`measure`] on tokio: the same loop in a task of a 2-worker runtime.
+fn measure_tokio(n: usize) -> std::io::Result<u64> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        tokio::spawn(async move {
+            for _ in 0..1000 {
+                tokio::spawn(async {}).await.unwrap();
+            }
+            let mut handles: Vec<tokio::task::JoinHandle<()>> = Vec::with_capacity(n);
+            // SAFETY: as in `measure`.
+            unsafe {
+                std::ptr::write_bytes(handles.as_mut_ptr(), 0, n);
+            }
+            let before = rss_bytes()?;
+            for i in 0..n {
+                handles.push(tokio::spawn(async_parked([1; 2])));
+                if i % 256 == 255 {
+                    tokio::task::yield_now().await;
+                }
+            }
+            while POLLED.load(Ordering::Relaxed) < n {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let after = rss_bytes()?;
+            std::hint::black_box(&handles);
+            std::mem::forget(handles);
+            Ok(after - before)
+        })
+        .await
+        .unwrap()
     })
 }
 
@@ -111,10 +158,19 @@ fn run_shape(n: usize, shape: &str) -> std::io::Result<()> {
             }
             (measure(n, make)?, allocation_size_of(make))
         }
+        "tokio" => {
+            let grown = measure_tokio(n)?;
+            println!(
+                "{n} parked tasks, tokio async future: RSS +{} KiB, {:.1} bytes per task",
+                grown / 1024,
+                grown as f64 / n as f64,
+            );
+            return Ok(());
+        }
         _ => {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
-                format!("unknown shape {shape:?}: struct or async"),
+                format!("unknown shape {shape:?}: struct, async or tokio"),
             ));
         }
     };
@@ -149,7 +205,7 @@ fn main() -> std::io::Result<()> {
     match args.next() {
         Some(shape) => run_shape(n, &shape),
         None => {
-            for shape in ["struct", "async"] {
+            for shape in ["struct", "async", "tokio"] {
                 let status = Command::new(std::env::current_exe()?)
                     .arg(n.to_string())
                     .arg(shape)
