@@ -14,10 +14,10 @@ pub use spool_macros::main;
 
 // The executor: runtime, spawning, joining, timers.
 pub use spool_executor::{
-    Builder, DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_LONG_POLL_THRESHOLD,
-    DEFAULT_MAX_BLOCKING_THREADS, Handle, JoinError, JoinHandle, LONG_POLL_CATEGORY, LongPoll,
-    MAX_PROCS, PROCS_ENV, Runtime, RuntimeMetrics, WeakHandle, YieldNow, block_in_place, spawn,
-    spawn_blocking, time, yield_now,
+    BlockedTask, Builder, DEADLOCK_CATEGORY, DEADLOCK_MESSAGE, DEFAULT_BLOCKING_KEEP_ALIVE,
+    DEFAULT_LONG_POLL_THRESHOLD, DEFAULT_MAX_BLOCKING_THREADS, Deadlock, Handle, JoinError,
+    JoinHandle, LONG_POLL_CATEGORY, LongPoll, MAX_PROCS, PROCS_ENV, Runtime, RuntimeMetrics,
+    WeakHandle, YieldNow, block_in_place, spawn, spawn_blocking, time, yield_now,
 };
 
 /// Task helpers under Go-flavoured names.

@@ -113,6 +113,7 @@ fn child() {
         "signal" => signal(dir),
         "no-signal" => no_signal(dir),
         "reports" => reports(dir),
+        "deadlock" => deadlock(dir),
         "long-poll" => long_polls(dir),
         "env" => env_recorder(),
         "env-bad" => env_bad(),
@@ -321,6 +322,36 @@ fn reports(dir: PathBuf) {
     assert_eq!(fr.dumps(), 2);
 }
 
+/// A possible deadlock found by the runtime's detector: one dump, and no
+/// more while the deadlock lasts.
+fn deadlock(dir: PathBuf) {
+    let rt = spool::Builder::new()
+        .procs(2)
+        .detect_deadlock(true)
+        .on_deadlock(|_| {})
+        .build()
+        .unwrap();
+    let fr = recorder(
+        dir,
+        Triggers {
+            deadlock: true,
+            ..Default::default()
+        },
+        Duration::from_secs(1),
+    );
+    fr.start().unwrap();
+    rt.block_on(work());
+    let (tx, rx) = spool::sync::chan::<u32>(0);
+    let h = rt.spawn(async move { rx.recv().await });
+    wait_dumps(&fr, 1);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(rt.handle().sched_stats().deadlock_reports, 1);
+    drop(tx);
+    assert_eq!(rt.block_on(h).unwrap(), None);
+    fr.stop();
+    assert_eq!(fr.dumps(), 1);
+}
+
 /// Two long polls reported by sysmon: one dump each, and no more.
 fn long_polls(dir: PathBuf) {
     let rt = spool::Builder::new()
@@ -471,6 +502,14 @@ fn the_signal_handler_is_installed_only_when_asked() {
     let dir = fresh_dir("no-signal");
     let (ok, out, err) = run_child("no-signal", &dir, &[]);
     assert!(ok, "child failed:\n{out}\n{err}");
+}
+
+#[test]
+fn the_deadlock_detector_dumps_once_per_report() {
+    let dir = fresh_dir("deadlock");
+    let (ok, out, err) = run_child("deadlock", &dir, &[]);
+    assert!(ok, "child failed:\n{out}\n{err}");
+    expect_dumps(&dir, &err, "deadlock", 1);
 }
 
 #[test]

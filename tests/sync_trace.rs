@@ -190,3 +190,80 @@ fn waits_carry_go_reasons_and_wakes_name_the_waker() {
     assert!(!out.stdout.is_empty(), "empty sync profile");
     let _ = std::fs::remove_file(&path);
 }
+
+/// A deadlock found while tracing is one `spool.deadlock` log naming both
+/// tasks; Go's parser accepts the file and spool's viewer counts it in its
+/// problems view.
+#[test]
+fn a_traced_deadlock_is_one_spool_deadlock_log() {
+    let _s = serial();
+    let _w = watchdog("a_traced_deadlock_is_one_spool_deadlock_log", 60);
+    let path = trace_path("sync-deadlock");
+    let reports = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let r = reports.clone();
+    let rt = spool::Builder::new()
+        .procs(2)
+        .detect_deadlock(true)
+        .on_deadlock(move |_| {
+            r.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        })
+        .build()
+        .unwrap();
+    spool::trace::start_file(&path).unwrap();
+    let (a_tx, a_rx) = chan::<u32>(0);
+    let (b_tx, b_rx) = chan::<u32>(0);
+    let a = rt.spawn(async move {
+        let v = a_rx.recv().await;
+        let _ = b_rx.recv().await;
+        v
+    });
+    let b = rt.spawn(async move {
+        let _ = b_tx.send(1).await;
+        let _ = a_tx.send(2).await;
+    });
+    while reports.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let (ida, idb) = (a.id(), b.id());
+    a.abort();
+    b.abort();
+    rt.block_on(async {
+        let _ = a.await;
+        let _ = b.await;
+    });
+    spool::trace::stop().unwrap();
+    drop(rt);
+    go_parse(&path);
+    let bytes = std::fs::read(&path).unwrap();
+    let m = spool_trace::analysis::analyze(&bytes, |_, _| {}).unwrap();
+    let logs: Vec<&str> = m
+        .logs
+        .iter()
+        .filter(|l| m.str(l.key) == spool::DEADLOCK_CATEGORY)
+        .map(|l| m.str(l.value))
+        .collect();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    assert!(logs[0].starts_with(spool::DEADLOCK_MESSAGE), "{}", logs[0]);
+    assert!(
+        logs[0].contains(&format!(
+            "task G{ida} [chan receive]: spawned at tests/sync_trace.rs:"
+        )),
+        "{}",
+        logs[0]
+    );
+    assert!(
+        logs[0].contains(&format!(
+            "task G{idb} [chan send]: spawned at tests/sync_trace.rs:"
+        )),
+        "{}",
+        logs[0]
+    );
+    let p = spool_trace::problems::Problems::new(&m, 5);
+    assert_eq!(p.deadlocks.count, 1);
+    assert!(
+        p.deadlocks.items[0]
+            .text
+            .starts_with(spool::DEADLOCK_MESSAGE)
+    );
+    let _ = std::fs::remove_file(&path);
+}

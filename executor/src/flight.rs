@@ -180,3 +180,10 @@ pub(crate) fn long_poll() {
 pub(crate) fn task_panicked() {
     tflight::trigger(Cause::Panic);
 }
+
+/// The deadlock detector reported a possible deadlock (`sched/deadlock.rs`):
+/// the `deadlock` trigger.
+#[cold]
+pub(crate) fn deadlock() {
+    tflight::trigger(Cause::Deadlock);
+}

@@ -50,6 +50,7 @@ pub use context::{YieldNow, set_block_reason, yield_now};
 #[doc(hidden)]
 pub use runtime::NetStats;
 pub use runtime::{Builder, Handle, MAX_PROCS, PROCS_ENV, Runtime, SchedStats, WeakHandle, spawn};
+pub use sched::deadlock::{BlockedTask, DEADLOCK_CATEGORY, DEADLOCK_MESSAGE, Deadlock};
 pub use sched::long_poll::{DEFAULT_LONG_POLL_THRESHOLD, LONG_POLL_CATEGORY, LongPoll};
 pub use sched::metrics::RuntimeMetrics;
 pub use sched::syscall::block_in_place;

@@ -20,6 +20,7 @@ use spool_tracer::hooks::{self, ProcTraceState};
 
 use crate::blocking::pool::{DEFAULT_BLOCKING_KEEP_ALIVE, DEFAULT_MAX_BLOCKING_THREADS, Pool};
 use crate::context;
+use crate::sched::deadlock::{self, Deadlock, Detector};
 use crate::sched::long_poll::{self, DEFAULT_LONG_POLL_THRESHOLD, LongPoll, LongPolls};
 use crate::sched::metrics::{PCounters, RuntimeMetrics};
 use crate::sched::park::Parker;
@@ -66,6 +67,18 @@ pub struct Builder {
     on_long_poll: Option<OnLongPoll>,
     max_blocking_threads: Option<usize>,
     blocking_keep_alive: Option<Duration>,
+    detect_deadlock: bool,
+    on_deadlock: Option<OnDeadlock>,
+}
+
+/// The user's deadlock callback, in a [`Builder`].
+#[derive(Clone)]
+struct OnDeadlock(deadlock::Callback);
+
+impl fmt::Debug for OnDeadlock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OnDeadlock(..)")
+    }
 }
 
 /// The user's long-poll callback, in a [`Builder`].
@@ -151,6 +164,78 @@ impl Builder {
     /// ```
     pub fn on_long_poll(&mut self, f: impl Fn(&LongPoll) + Send + Sync + 'static) -> &mut Builder {
         self.on_long_poll = Some(OnLongPoll(Arc::new(f)));
+        self
+    }
+
+    /// Turns on deadlock detection (Go's "all goroutines are asleep -
+    /// deadlock!"), off by default. When the runtime goes to sleep — every
+    /// M parked, nothing runnable, no timer pending, no socket registered,
+    /// no blocking call or `spawn_blocking` closure running — while live
+    /// tasks exist and every one of them (`block_on`'s main task included)
+    /// is blocked on a spool primitive (channel, `select!`, lock,
+    /// semaphore, `Notify`, `WaitGroup`, `Barrier`, `JoinHandle`), the
+    /// runtime reports `all tasks are asleep - possible deadlock!` with each
+    /// task, its spawn site and what it waits on ([`Deadlock`]): to the
+    /// [`on_deadlock`](Self::on_deadlock) callback (default: stderr), as a
+    /// `spool.deadlock` log in the trace, and to the flight recorder's
+    /// `deadlock` trigger. Once per episode: it is reported again only
+    /// after some task ran.
+    ///
+    /// A report, not a panic: a thread outside the runtime may still hold
+    /// a `Sender` or a lock and wake a task, and the runtime keeps running.
+    /// A task awaiting a future spool does not know (one that set no block
+    /// reason) is never counted as deadlocked, nor is one that sleeps or
+    /// waits for a socket.
+    ///
+    /// Cost: none on a runtime without it (the Ms run a copy of their loop
+    /// with no detection code). With it, a task's `Pending` poll writes
+    /// what it waits on into the state word in the CAS it does anyway, and
+    /// the check runs only when the last M parks or a `block_on` thread
+    /// blocks while every M is parked.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use spool_executor::{Builder, sync::chan};
+    /// let reports = Arc::new(Mutex::new(Vec::new()));
+    /// let r = reports.clone();
+    /// let rt = Builder::new()
+    ///     .detect_deadlock(true)
+    ///     .on_deadlock(move |d| r.lock().unwrap().push(d.tasks.len()))
+    ///     .build()
+    ///     .unwrap();
+    /// let (tx, rx) = chan::<()>(0);
+    /// // The only task sends on a channel nobody receives from: reported.
+    /// let h = rt.spawn(async move { tx.send(()).await });
+    /// // (Waiting in a task with `sleep` would keep a timer pending, and a
+    /// // runtime with a pending timer is not asleep.)
+    /// while reports.lock().unwrap().is_empty() {
+    ///     std::thread::sleep(std::time::Duration::from_millis(1));
+    /// }
+    /// assert_eq!(reports.lock().unwrap()[0], 1);
+    /// drop(rx); // closes the channel: the send fails and the task ends
+    /// assert!(rt.block_on(h).unwrap().is_err());
+    /// ```
+    pub fn detect_deadlock(&mut self, on: bool) -> &mut Builder {
+        self.detect_deadlock = on;
+        self
+    }
+
+    /// Calls `f` with each possible-deadlock report instead of printing it
+    /// to stderr (see [`detect_deadlock`](Self::detect_deadlock), which
+    /// must be on for any report). It runs on the runtime thread that found
+    /// the deadlock (an M about to park, or a `block_on` thread); a panic
+    /// in it is caught and reported on stderr.
+    ///
+    /// ```
+    /// let rt = spool_executor::Builder::new()
+    ///     .detect_deadlock(true)
+    ///     .on_deadlock(|d| eprintln!("{d}"))
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(rt);
+    /// ```
+    pub fn on_deadlock(&mut self, f: impl Fn(&Deadlock) + Send + Sync + 'static) -> &mut Builder {
+        self.on_deadlock = Some(OnDeadlock(Arc::new(f)));
         self
     }
 
@@ -282,6 +367,8 @@ impl Builder {
                 self.on_long_poll.as_ref().map(|c| Arc::clone(&c.0)),
             )),
             Pool::new(max_blocking, keep_alive),
+            self.detect_deadlock
+                .then(|| Detector::new(self.on_deadlock.as_ref().map(|c| Arc::clone(&c.0)))),
         ));
         table::publish(index, &shared);
         hooks::procs_change(crate::sched::trace_ids::live_procs());
@@ -800,6 +887,7 @@ impl Handle {
             ms_started: r(&sh.handoff.ms_started),
             p_waits: r(&sh.handoff.waits),
             long_poll_rescues: r(&sh.sysmon.long_polls.rescued),
+            deadlock_reports: sh.deadlock.as_ref().map_or(0, |d| r(&d.reports)),
         }
     }
 
@@ -976,6 +1064,8 @@ pub struct SchedStats {
     pub p_waits: u64,
     /// Tasks sysmon moved off the Ps of long polls to other Ps.
     pub long_poll_rescues: u64,
+    /// Possible deadlocks reported (`Builder::detect_deadlock`).
+    pub deadlock_reports: u64,
 }
 
 /// Counters of a runtime's netpoller ([`Handle::net_stats`]).

@@ -227,7 +227,7 @@ fn run(shared: Arc<Shared>) {
             p.start();
             // A closure never returns `Pending`: the poll completes it
             // (or finds it cancelled).
-            let out = harness::run::<true>(task, false);
+            let out = harness::run::<true, false>(task, false);
             debug_assert!(matches!(out, harness::RunOutcome::Done));
             drop(out);
             st = lock_std(&pool.state);

@@ -36,7 +36,7 @@ use spool_tracer::hooks::{self, GoTraceState, ProcTraceState, SpawnSite};
 use super::Shared;
 use super::park::Parker;
 use crate::context;
-use crate::loom::atomic::{AtomicU8, Ordering};
+use crate::loom::atomic::{AtomicU8, AtomicU64, Ordering};
 use crate::loom::lock_std;
 use crate::task::{TaskInfo, TaskStatus, harness, next_task_id};
 
@@ -128,6 +128,12 @@ impl MainState {
         }
     }
 
+    /// Whether the thread sleeps after a `Pending` poll, nobody waking it
+    /// yet (the deadlock detector's test).
+    pub(crate) fn is_blocked(&self) -> bool {
+        self.0.load(Ordering::Acquire) == BLOCKED
+    }
+
     fn status(&self) -> TaskStatus {
         match self.0.load(Ordering::Acquire) {
             RUNNING => TaskStatus::Running,
@@ -154,9 +160,29 @@ pub(crate) struct BlockOnSlot {
     pub(crate) site: SpawnSite,
     pub(crate) parker: Parker,
     state: MainState,
+    /// With deadlock detection on: what the last `Pending` poll waited on
+    /// (the task state word's `WAIT` code, `harness::wait_code`), written
+    /// by the `block_on` thread before the Release of `MainState::block`.
+    wait: AtomicU8,
+    /// With deadlock detection on: polls so far (the detector's progress
+    /// count; one writer, the `block_on` thread).
+    polls: AtomicU64,
 }
 
 impl BlockOnSlot {
+    /// The deadlock detector's view: blocked, and the wait code of its
+    /// last poll (`None` while it runs or is woken).
+    pub(crate) fn blocked_wait(&self) -> Option<usize> {
+        self.state
+            .is_blocked()
+            .then(|| usize::from(self.wait.load(Ordering::Relaxed)))
+    }
+
+    /// Polls so far (counted only with deadlock detection on).
+    pub(crate) fn polls(&self) -> u64 {
+        self.polls.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn info(&self) -> TaskInfo<'_> {
         TaskInfo {
             id: self.id,
@@ -239,6 +265,8 @@ pub(crate) fn block_on<F: Future>(
             },
             parker: Parker::new(),
             state: MainState::new(),
+            wait: AtomicU8::new(0),
+            polls: AtomicU64::new(0),
         });
         b.active.push(Arc::clone(&slot));
         slot
@@ -254,6 +282,8 @@ pub(crate) fn block_on<F: Future>(
     let waker = Waker::from(Arc::clone(&slot));
     let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);
+    // Fixed at build: read once, a register test per poll after that.
+    let detect = shared.deadlock.is_some();
     loop {
         if shared.stw.requested() {
             shared.stw.park(hooks::proc_stop, || {
@@ -273,12 +303,23 @@ pub(crate) fn block_on<F: Future>(
         }
         // The event goes out before the CAS makes us wakeable (see harness).
         let blocked = harness::trace_pending(&end);
+        if detect {
+            // Before `block`'s Release: a detector that sees BLOCKED sees it.
+            slot.wait
+                .store(harness::wait_code(&end) as u8, Ordering::Relaxed);
+            slot.polls
+                .store(slot.polls.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        }
         if !slot.state.block() {
             // Woken during the poll: poll again at once.
             if blocked {
                 hooks::go_unblock(slot.id, &slot.trace);
             }
             continue;
+        }
+        if detect && shared.idle.all_parked() {
+            // The last of the runtime to go to sleep may be this thread.
+            super::deadlock::check(shared);
         }
         loop {
             slot.parker.park(None);

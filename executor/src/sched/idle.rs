@@ -135,6 +135,14 @@ impl Idle {
         Self::searching(s) == 0 && Self::unparked(s) < self.procs
     }
 
+    /// Whether every M of the runtime is parked (none searching or
+    /// running): the deadlock detector's trigger (`deadlock.rs`). SeqCst:
+    /// the load half of the pattern whose store half is each parking M's
+    /// `transition_worker_to_parked`.
+    pub fn all_parked(&self) -> bool {
+        Self::unparked(self.state.load(SeqCst)) == 0
+    }
+
     /// The M that parked last, if any sleeps (it stays on the list).
     pub fn last_sleeper(&self) -> Option<usize> {
         lock(&self.sleepers).last().copied()

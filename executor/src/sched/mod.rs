@@ -178,6 +178,19 @@
 //!     long poll run on other Ps (busy Ms take them at their 61st tick).
 //!     `runnext` stays (at most one G, see below).
 //!
+//! # Deadlock detection (Go's `checkdead`, as a report)
+//!
+//! 14. Only on a runtime built with `Builder::detect_deadlock(true)`, whose
+//!     Ms run the `DETECT` copy of their loop (`worker::schedule`): a
+//!     `Pending` poll records what the task waits on in its state word
+//!     (`WAIT`, in the CAS that releases it). An M that parks and finds
+//!     every M parked (`Idle::all_parked`), again each time it goes back
+//!     to sleep with nothing to run, and a `block_on` thread that blocks
+//!     while every M is parked, call `deadlock::check`: nothing queued, no
+//!     timer, no socket, and every live task idle and waiting on a spool
+//!     primitive means a report (`deadlock.rs`), once until a task runs
+//!     again. The runtime goes on: a foreign thread may still wake a task.
+//!
 //! A G that returns `Pending` after waking itself (yield, budget, or woken by
 //! another thread while running) goes to the *back* of the local queue: a
 //! yield lets the others run.
@@ -263,6 +276,7 @@
 //! "Dynamic circular work-stealing deque" (crossbeam-deque).
 
 pub(crate) mod block_on;
+pub(crate) mod deadlock;
 pub(crate) mod handoff;
 pub(crate) mod idle;
 pub(crate) mod long_poll;
@@ -377,6 +391,9 @@ pub(crate) struct Shared {
     pub(crate) thread_name: String,
     /// The threads of `spawn_blocking` (`blocking/pool.rs`).
     pub(crate) blocking: crate::blocking::pool::Pool,
+    /// The deadlock detector (`deadlock.rs`), if `Builder::detect_deadlock`
+    /// asked for one; fixed at build, so the Ms choose their loop by it.
+    pub(crate) deadlock: Option<deadlock::Detector>,
 }
 
 #[derive(Default)]
@@ -392,6 +409,7 @@ impl Shared {
         thread_name: String,
         sysmon: Sysmon,
         blocking: crate::blocking::pool::Pool,
+        deadlock: Option<deadlock::Detector>,
     ) -> Shared {
         let n = procs.len();
         Shared {
@@ -412,6 +430,7 @@ impl Shared {
             sysmon,
             thread_name,
             blocking,
+            deadlock,
             procs,
         }
     }

@@ -239,10 +239,14 @@ fn m_loop(shared: &Arc<Shared>, p: usize) -> MExit {
         if seen & WAITING != 0 && give_p(shared, core) {
             return MExit::GaveP;
         }
-        if hooks::enabled() {
-            schedule::<true>(shared, core, seen);
-        } else {
-            schedule::<false>(shared, core, seen);
+        // Four copies of the loop: tracing on or off, deadlock detection
+        // on or off (fixed when the runtime is built), so neither costs a
+        // runtime without it anything per task.
+        match (hooks::enabled(), shared.deadlock.is_some()) {
+            (true, false) => schedule::<true, false>(shared, core, seen),
+            (false, false) => schedule::<false, false>(shared, core, seen),
+            (true, true) => schedule::<true, true>(shared, core, seen),
+            (false, true) => schedule::<false, true>(shared, core, seen),
         }
     }
 }
@@ -348,12 +352,14 @@ fn replace(shared: Arc<Shared>, index: usize, payload: Box<dyn Any + Send>) {
     drop_payload(payload);
 }
 
-/// The M loop proper, for tracing on (`TRACED`) or off. Returns to
+/// The M loop proper, for tracing on (`TRACED`) or off, and deadlock
+/// detection on (`DETECT`: tasks record what they wait on, the last M to
+/// park runs the check) or off. Returns to
 /// [`run`] when `shared`'s state is no longer `seen` (shutdown, or tracing
 /// switched), after a stop-the-world or a park (either may have switched
 /// tracing), or when this M noticed the flag differs from `TRACED`.
 #[inline(never)]
-fn schedule<const TRACED: bool>(shared: &Shared, core: &Core, seen: u32) {
+fn schedule<const TRACED: bool, const DETECT: bool>(shared: &Shared, core: &Core, seen: u32) {
     loop {
         if shared.sched_state() != seen {
             return;
@@ -375,13 +381,13 @@ fn schedule<const TRACED: bool>(shared: &Shared, core: &Core, seen: u32) {
                 if core.searching.get() {
                     end_searching(shared, core);
                 }
-                if !run_task::<TRACED>(shared, core, task, chained) {
+                if !run_task::<TRACED, DETECT>(shared, core, task, chained) {
                     // The P changed hands in a blocking call.
                     return;
                 }
             }
             None => {
-                park(shared, core);
+                park::<DETECT>(shared, core);
                 return;
             }
         }
@@ -391,7 +397,7 @@ fn schedule<const TRACED: bool>(shared: &Shared, core: &Core, seen: u32) {
 /// Polls `task`. False when the M no longer holds `core`'s P afterwards
 /// (the poll made a blocking call that lost it): the caller must re-read
 /// its P from the context.
-fn run_task<const TRACED: bool>(
+fn run_task<const TRACED: bool, const DETECT: bool>(
     shared: &Shared,
     core: &Core,
     task: Notified,
@@ -400,7 +406,7 @@ fn run_task<const TRACED: bool>(
     core.polling.set(true);
     let counters = &shared.procs[core.index].counters;
     let n = counters.poll_start(task.header().id());
-    let out = harness::run::<TRACED>(task, chained);
+    let out = harness::run::<TRACED, DETECT>(task, chained);
     let now = context::core_ptr();
     if !std::ptr::eq(now, core) {
         return moved(shared, now, out);
@@ -451,6 +457,11 @@ fn stw_park(shared: &Shared, core: &Core) {
 /// the tracing flag is still `TRACED` (if not, it makes every M of the
 /// runtime re-read it) and polls the netpoller, so a P busy with runnable
 /// Gs does not starve the Gs waiting for I/O (tokio's event interval).
+// Always inlined: each copy of the loop for a tracing mode would
+// otherwise share one out-of-line copy (two callers since the
+// deadlock-detecting loops exist), a call per task: +16 instructions per
+// yield in yield_many (callgrind).
+#[inline(always)]
 fn next_task<const TRACED: bool>(shared: &Shared, core: &Core) -> Option<Notified> {
     let tick = core.tick.get().wrapping_add(1);
     core.tick.set(tick);
@@ -632,8 +643,10 @@ fn sleep<'a>(
 }
 
 /// Step 4: sleep until woken, a timer is due, I/O is ready, stop-the-world
-/// or shutdown.
-fn park(shared: &Shared, core: &Core) {
+/// or shutdown. With `DETECT`, the last M of the runtime to park looks for
+/// a deadlock first (`deadlock.rs`), once per park, not per turn of the
+/// sleep loop below.
+fn park<const DETECT: bool>(shared: &Shared, core: &Core) {
     let p = &shared.procs[core.index];
     let was_searching = core.searching.replace(false);
     if shared
@@ -641,6 +654,9 @@ fn park(shared: &Shared, core: &Core) {
         .transition_worker_to_parked(core.index, was_searching)
     {
         shared.notify_if_work_pending();
+    }
+    if DETECT && shared.idle.all_parked() {
+        super::deadlock::check(shared);
     }
     loop {
         if shared.is_shutdown() {
@@ -689,6 +705,12 @@ fn park(shared: &Shared, core: &Core) {
                 shared.notify_parked();
             }
             return;
+        }
+        // Back to sleep with nothing to run: the wake may have been the
+        // last timer (one whose task was gone) or socket going away, which
+        // can leave the runtime asleep only now.
+        if DETECT && shared.idle.all_parked() {
+            super::deadlock::check(shared);
         }
     }
 }

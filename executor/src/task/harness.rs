@@ -52,7 +52,15 @@ pub(crate) enum RunOutcome {
 /// `false` this is the untraced scheduler: no hook of the poll, none of their
 /// arguments and none of the poll-end bookkeeping only the hooks read is
 /// compiled in. With `true` the flag is read again here, once per poll.
-pub(crate) fn run<const TRACED: bool>(task: Notified, chained: bool) -> RunOutcome {
+///
+/// `DETECT`: the runtime was built with `Builder::detect_deadlock(true)`;
+/// a `Pending` poll then records what it waits on in the state word, in
+/// the CAS that releases the task anyway (`State::transition_to_idle_waiting`).
+/// With `false` nothing of it is compiled in.
+pub(crate) fn run<const TRACED: bool, const DETECT: bool>(
+    task: Notified,
+    chained: bool,
+) -> RunOutcome {
     let ptr = task.into_raw();
     // SAFETY: the Notified's reference keeps the task alive; it becomes the
     // poller's reference below.
@@ -109,7 +117,12 @@ pub(crate) fn run<const TRACED: bool>(task: Notified, chained: bool) -> RunOutco
             // waker's GoUnblock can never precede this GoBlock (Go's
             // traceAcquire-before-casgstatus order).
             let blocked = traced && trace_pending(&end);
-            match h.state.transition_to_idle() {
+            let idle = if DETECT {
+                h.state.transition_to_idle_waiting(wait_code(&end))
+            } else {
+                h.state.transition_to_idle()
+            };
+            match idle {
                 TransitionToIdle::Ok => RunOutcome::Done,
                 TransitionToIdle::OkNotified => {
                     if blocked {
@@ -138,6 +151,16 @@ pub(crate) fn run<const TRACED: bool>(task: Notified, chained: bool) -> RunOutco
             }
         }
     }
+}
+
+/// What a `Pending` poll waits on, as the state word's `WAIT` code (see
+/// `state.rs`): 0 when no spool primitive said why (a foreign future),
+/// else the reason plus one. A yield or an exhausted budget needs no code
+/// of its own: the task woke itself, so it is `NOTIFIED` and the detector
+/// ignores its `WAIT`.
+#[inline(always)]
+pub(crate) fn wait_code(end: &PollEnd) -> usize {
+    end.reason.map_or(0, |r| r as usize + 1)
 }
 
 /// Records why a poll returned `Pending`: `GoStop` if the task stays

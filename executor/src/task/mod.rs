@@ -8,7 +8,8 @@
 //!
 //! # Fields of the task header and who may access them
 //!
-//! - `state`: atomic; anyone holding a reference (see `state.rs`).
+//! - `state`: atomic; anyone holding a reference (see `state.rs`). Its
+//!   `WAIT` field is written only by the poller (deadlock detection).
 //! - `vtable` (with the spawn location, `site.rs`), `id`: written once at
 //!   spawn, read-only afterwards.
 //! - `trace`: the tracer's; the executor only passes `&` it to hooks.

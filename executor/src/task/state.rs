@@ -8,11 +8,21 @@
 //! # Layout
 //!
 //! ```text
-//!  63                          6 5          4             3         2        1        0
-//! +-----------------------------+-----------+-------------+---------+--------+--------+
-//! | reference count             | JOIN_WAKER| JOIN_INTEREST| CANCELLED| COMPLETE| NOTIFIED| RUNNING|
-//! +-----------------------------+-----------+-------------+---------+--------+--------+
+//!  63                 11 10    6 5          4             3         2        1        0
+//! +---------------------+--------+-----------+-------------+---------+--------+--------+
+//! | reference count     | WAIT   | JOIN_WAKER| JOIN_INTEREST| CANCELLED| COMPLETE| NOTIFIED| RUNNING|
+//! +---------------------+--------+-----------+-------------+---------+--------+--------+
 //! ```
+//!
+//! `WAIT` (5 bits) is what the task's last `Pending` poll waited on, for the
+//! deadlock detector (`sched/deadlock.rs`): 0 for "not recorded" or a
+//! future spool does not know, else a `BlockReason` plus one. Only the
+//! poller writes it, in the CAS that releases `RUNNING`
+//! ([`State::transition_to_idle_waiting`]), and only on a runtime built with
+//! `Builder::detect_deadlock(true)`; elsewhere it stays 0 and costs nothing.
+//! Every other transition leaves it as it is; a reader must ignore it
+//! unless the task is idle and not `NOTIFIED` (then it is the wait in
+//! progress).
 //!
 //! # Invariants
 //!
@@ -56,8 +66,14 @@ bitflags::bitflags! {
     }
 }
 
-/// Number of low bits used by [`Flags`].
-const REF_SHIFT: usize = 6;
+/// Number of low bits used by [`Flags`]: the `WAIT` field starts here.
+const WAIT_SHIFT: usize = 6;
+/// Width of the `WAIT` field: 31 codes, enough for every `BlockReason` (a
+/// compile-time check in `sched/deadlock.rs`).
+pub(crate) const WAIT_BITS: usize = 5;
+const WAIT_MASK: usize = ((1 << WAIT_BITS) - 1) << WAIT_SHIFT;
+/// The reference count starts above `WAIT`.
+const REF_SHIFT: usize = WAIT_SHIFT + WAIT_BITS;
 /// One reference in the state word.
 const REF_ONE: usize = 1 << REF_SHIFT;
 
@@ -150,6 +166,11 @@ impl Snapshot {
     pub fn is_join_waker_set(self) -> bool {
         self.flags().contains(Flags::JOIN_WAKER)
     }
+    /// The `WAIT` code (see the module doc): meaningful only while the
+    /// task is idle and not notified.
+    pub fn wait_code(self) -> usize {
+        (self.0 & WAIT_MASK) >> WAIT_SHIFT
+    }
     /// Neither running nor complete.
     pub fn is_idle(self) -> bool {
         !self.flags().intersects(Flags::RUNNING | Flags::COMPLETE)
@@ -180,6 +201,7 @@ impl std::fmt::Debug for Snapshot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Snapshot")
             .field("flags", &self.flags())
+            .field("wait", &self.wait_code())
             .field("refs", &self.ref_count())
             .finish()
     }
@@ -260,6 +282,20 @@ impl State {
 
     /// The poll returned `Pending`: release `RUNNING`.
     pub fn transition_to_idle(&self) -> TransitionToIdle {
+        self.idle::<false>(0)
+    }
+
+    /// [`transition_to_idle`](Self::transition_to_idle) that also records
+    /// in `WAIT` what the poll waits on (`wait`: a code below
+    /// `1 << WAIT_BITS`), in the same CAS: the deadlock detector's only
+    /// cost per poll.
+    pub fn transition_to_idle_waiting(&self, wait: usize) -> TransitionToIdle {
+        debug_assert!(wait < 1 << WAIT_BITS, "wait code {wait}");
+        self.idle::<true>(wait)
+    }
+
+    #[inline(always)]
+    fn idle<const WAIT: bool>(&self, wait: usize) -> TransitionToIdle {
         self.fetch_update_action(|mut s| {
             debug_assert!(
                 s.is_running(),
@@ -269,6 +305,9 @@ impl State {
                 return (TransitionToIdle::Cancelled, None);
             }
             s.unset(Flags::RUNNING);
+            if WAIT {
+                s.0 = (s.0 & !WAIT_MASK) | (wait << WAIT_SHIFT);
+            }
             if s.is_notified() {
                 // Our reference becomes the new `Notified`'s.
                 return (TransitionToIdle::OkNotified, Some(s));
