@@ -13,6 +13,9 @@ use std::time::Duration;
 
 use spool_executor::{Builder, Handle, Runtime, spawn, yield_now};
 
+mod support;
+use support::within_secs;
+
 fn rt(procs: usize) -> Runtime {
     Builder::new().procs(procs).build().unwrap()
 }
@@ -136,7 +139,7 @@ fn abort_racing_a_running_task() {
     // while they run on both Ps: every join must report the cancellation.
     // If `abort` were a no-op no join would return; the watchdog turns that
     // hang into a failure.
-    let (drops, alive) = within_30s("joining aborted tasks", || {
+    let (drops, alive) = within_secs(30, "joining aborted tasks", || {
         let rt = rt(2);
         let drops = Arc::new(AtomicUsize::new(0));
         let started = Arc::new(AtomicUsize::new(0));
@@ -170,17 +173,6 @@ fn abort_racing_a_running_task() {
     });
     assert_eq!(drops, 200);
     assert_eq!(alive, 0);
-}
-
-/// Runs `f` on its own thread; panics (failing the test) if it does not
-/// finish within 30 s, which for these scenarios means the runtime hangs.
-fn within_30s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx.recv_timeout(Duration::from_secs(30))
-        .unwrap_or_else(|_| panic!("{what} did not finish within 30 s: the runtime hangs"))
 }
 
 #[test]
@@ -419,7 +411,7 @@ fn budget_stops_a_task_that_is_always_ready() {
     // flag; each await is `Ready`, so only the cooperative budget makes A
     // return `Pending` and lets B (queued behind it) run. Without a budget
     // A never yields and B never runs: the watchdog fails the test.
-    let rounds = within_30s("a task that is always ready", || {
+    let rounds = within_secs(30, "a task that is always ready", || {
         let rt = rt(1);
         let flag = Arc::new(AtomicBool::new(false));
         let rounds = Arc::new(AtomicUsize::new(0));

@@ -3,24 +3,14 @@
 //! a call that panics, a stop-the-world during a call, shutdown during a
 //! call. Every scenario runs under a watchdog (a lost P would hang).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use spool_executor::{Builder, JoinError, block_in_place, spawn, yield_now};
 
-/// Runs `f` on a thread; fails the test if it is not done in 30 s.
-fn within_30s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(v) => v,
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{what} hung (30 s)"),
-        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("{what} panicked (see above)"),
-    }
-}
+mod support;
+use support::within_secs;
 
 /// Starts a task that holds a P in one endless poll (no yield) until
 /// `stop` is set, and waits until it runs. Returns its join handle.
@@ -44,7 +34,7 @@ fn occupy_a_p(
 
 #[test]
 fn tasks_queued_behind_a_long_call_all_finish_before_it_returns() {
-    within_30s("the retake scenario", || {
+    within_secs(30, "the retake scenario", || {
         let rt = Builder::new().procs(2).build().unwrap();
         // One P is stuck in a poll that never yields, so the 1,000 tasks
         // queued on the other P can only run if sysmon retakes that P from
@@ -84,7 +74,7 @@ fn tasks_queued_behind_a_long_call_all_finish_before_it_returns() {
 
 #[test]
 fn short_calls_keep_their_p_and_results_come_back() {
-    within_30s("short calls", || {
+    within_secs(30, "short calls", || {
         let rt = Builder::new().procs(2).build().unwrap();
         let sum = rt.block_on(async {
             let hs: Vec<_> = (0..64u64)
@@ -114,7 +104,7 @@ fn short_calls_keep_their_p_and_results_come_back() {
 
 #[test]
 fn a_panicking_call_panics_its_task_and_the_m_goes_on() {
-    within_30s("a panicking call", || {
+    within_secs(30, "a panicking call", || {
         let rt = Builder::new().procs(1).build().unwrap();
         let h = rt.spawn(async {
             block_in_place(|| {
@@ -141,7 +131,7 @@ fn outside_a_task_it_just_runs_the_closure() {
 
 #[test]
 fn stop_the_world_does_not_wait_for_a_blocking_call() {
-    within_30s("stop-the-world during a call", || {
+    within_secs(30, "stop-the-world during a call", || {
         let rt = Builder::new().procs(1).build().unwrap();
         let in_call = Arc::new(AtomicBool::new(false));
         let release = Arc::new(AtomicBool::new(false));
@@ -170,7 +160,7 @@ fn stop_the_world_does_not_wait_for_a_blocking_call() {
 
 #[test]
 fn many_long_calls_at_once_all_complete_and_the_runtime_shuts_down_clean() {
-    within_30s("many calls", || {
+    within_secs(30, "many calls", || {
         let rt = Builder::new().procs(2).build().unwrap();
         let weak = rt.handle().downgrade();
         let total = rt.block_on(async {

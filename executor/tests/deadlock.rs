@@ -17,18 +17,8 @@ use std::time::{Duration, Instant};
 use spool_executor::sync::{Barrier, Mutex as SpoolMutex, chan};
 use spool_executor::{Builder, Deadlock, Runtime, time::sleep};
 
-/// Runs `f` on a thread; fails the test if it is not done in 30 s.
-fn within_30s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(v) => v,
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{what} hung (30 s)"),
-        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("{what} panicked (see above)"),
-    }
-}
+mod support;
+use support::within_secs;
 
 type Reports = Arc<Mutex<Vec<Deadlock>>>;
 
@@ -90,7 +80,7 @@ impl Future for AwaitForeign {
 
 #[test]
 fn a_two_task_channel_deadlock_is_reported_with_both_sites_and_reasons() {
-    within_30s("two-task channel deadlock", || {
+    within_secs(30, "two-task channel deadlock", || {
         let (rt, reports) = detecting(2);
         let (a_tx, a_rx) = chan::<u32>(0);
         let (b_tx, b_rx) = chan::<u32>(0);
@@ -152,7 +142,7 @@ fn a_two_task_channel_deadlock_is_reported_with_both_sites_and_reasons() {
 
 #[test]
 fn a_mutex_deadlock_is_reported() {
-    within_30s("mutex deadlock", || {
+    within_secs(30, "mutex deadlock", || {
         let (rt, reports) = detecting(2);
         let m1 = Arc::new(SpoolMutex::new(0u32));
         let m2 = Arc::new(SpoolMutex::new(0u32));
@@ -184,7 +174,7 @@ fn a_mutex_deadlock_is_reported() {
 
 #[test]
 fn block_on_main_task_is_part_of_the_report() {
-    within_30s("block_on main task", || {
+    within_secs(30, "block_on main task", || {
         let (rt, reports) = detecting(2);
         let (tx, rx) = chan::<u32>(0);
         let r2 = reports.clone();
@@ -221,7 +211,7 @@ fn block_on_main_task_is_part_of_the_report() {
 
 #[test]
 fn each_new_deadlock_after_progress_is_reported_again() {
-    within_30s("report per episode", || {
+    within_secs(30, "report per episode", || {
         let (rt, reports) = detecting(2);
         let (tx, rx) = chan::<u32>(0);
         let h = rt.spawn(async move {
@@ -252,7 +242,7 @@ fn no_report_while<F>(name: &'static str, setup: impl FnOnce(&Runtime) -> F + Se
 where
     F: FnOnce() + Send + 'static,
 {
-    within_30s(name, move || {
+    within_secs(30, name, move || {
         let (rt, reports) = detecting(2);
         // The other wait first: the runtime must not look stuck while
         // only `stuck` has been spawned.
@@ -276,7 +266,7 @@ where
 
 #[test]
 fn a_deadlock_behind_a_cancelled_timer_is_reported_when_the_timer_expires() {
-    within_30s("cancelled timer", || {
+    within_secs(30, "cancelled timer", || {
         let (rt, reports) = detecting(2);
         let (tx, rx) = chan::<u32>(0);
         let h = rt.spawn(async move {
@@ -380,7 +370,7 @@ fn no_report_while_a_task_awaits_a_foreign_future() {
 
 #[test]
 fn nothing_is_reported_without_detection() {
-    within_30s("detection off", || {
+    within_secs(30, "detection off", || {
         let reports: Reports = Arc::default();
         let r = reports.clone();
         let rt = Builder::new()
@@ -441,7 +431,7 @@ fn the_default_report_goes_to_stderr() {
 
 #[test]
 fn a_panicking_callback_is_caught() {
-    within_30s("panicking callback", || {
+    within_secs(30, "panicking callback", || {
         let rt = Builder::new()
             .procs(2)
             .detect_deadlock(true)

@@ -5,23 +5,13 @@
 //! polls. Every scenario runs under a watchdog.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use spool_executor::{Builder, LongPoll, block_in_place, spawn, yield_now};
 
-/// Runs `f` on a thread; fails the test if it is not done in 30 s.
-fn within_30s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(v) => v,
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{what} hung (30 s)"),
-        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("{what} panicked (see above)"),
-    }
-}
+mod support;
+use support::within_secs;
 
 /// The reports about task `id` (on a loaded machine an M descheduled for
 /// longer than the threshold in the middle of another task's poll makes
@@ -59,7 +49,7 @@ fn spin(d: Duration) {
 
 #[test]
 fn a_50ms_spin_is_reported_once_with_its_site_and_its_ps_queue_runs_meanwhile() {
-    within_30s("the long-poll scenario", || {
+    within_secs(30, "the long-poll scenario", || {
         let (rt, reports) = runtime(Duration::from_millis(10));
         const N: usize = 100;
         let done = Arc::new(AtomicUsize::new(0));
@@ -123,7 +113,7 @@ fn a_50ms_spin_is_reported_once_with_its_site_and_its_ps_queue_runs_meanwhile() 
 
 #[test]
 fn short_polls_and_blocking_calls_are_not_long_polls() {
-    within_30s("the short-poll scenario", || {
+    within_secs(30, "the short-poll scenario", || {
         // A threshold well above the polls here, and well above how long a
         // loaded machine deschedules an M in the middle of one.
         let (rt, reports) = runtime(Duration::from_millis(200));
@@ -162,7 +152,7 @@ fn short_polls_and_blocking_calls_are_not_long_polls() {
 
 #[test]
 fn a_spin_after_a_blocking_call_is_still_a_long_poll() {
-    within_30s("spin after a call", || {
+    within_secs(30, "spin after a call", || {
         let (rt, reports) = runtime(Duration::from_millis(10));
         let h = rt.spawn(async {
             block_in_place(|| std::thread::sleep(Duration::from_millis(30)));
@@ -181,7 +171,7 @@ fn a_spin_after_a_blocking_call_is_still_a_long_poll() {
 
 #[test]
 fn a_panicking_callback_does_not_stop_sysmon() {
-    within_30s("panicking callback", || {
+    within_secs(30, "panicking callback", || {
         let calls = Arc::new(AtomicUsize::new(0));
         let c = calls.clone();
         let rt = Builder::new()

@@ -10,18 +10,8 @@ use std::time::Duration;
 
 use spool_executor::{Builder, spawn, time::sleep, yield_now};
 
-/// Runs `f` on a thread; fails the test if it takes longer than 60 s.
-fn watchdog<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
-    });
-    match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(Ok(v)) => v,
-        Ok(Err(p)) => std::panic::resume_unwind(p),
-        Err(_) => panic!("test hung (60 s watchdog)"),
-    }
-}
+mod support;
+use support::within_secs;
 
 #[test]
 fn the_lost_wake_safety_net_never_fires_under_the_scheduler_workloads() {
@@ -30,7 +20,7 @@ fn the_lost_wake_safety_net_never_fires_under_the_scheduler_workloads() {
     // lost. The shapes of the six scheduler benchmarks, with idle gaps
     // between them so the Ms park and sysmon looks at a quiet runtime too;
     // the count must stay 0 (Handle::sched_stats().sysmon_wakes).
-    watchdog(|| {
+    within_secs(60, "the test", || {
         let rt = Builder::new().procs(2).build().unwrap();
         let h = rt.handle().clone();
         for _ in 0..10 {

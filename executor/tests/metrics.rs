@@ -7,24 +7,24 @@ use std::time::Duration;
 
 use spool_executor::{Builder, spawn, time::sleep, yield_now};
 
-/// Runs `f` on a thread; fails the test if it takes longer than 60 s.
-/// The tests run one at a time: with both runtimes' four Ms on two cores,
-/// the steal test's idle P rarely got a turn to steal (it failed 9 of 12
-/// runs on a loaded machine).
+mod support;
+use support::within_secs;
+
+/// [`within_secs`] (60 s), one test at a time: with both runtimes' four
+/// Ms on two cores, the steal test's idle P rarely got a turn to steal.
 fn watchdog<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
-    });
-    match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(Ok(v)) => v,
-        Ok(Err(p)) => std::panic::resume_unwind(p),
-        Err(_) => panic!("test hung (60 s watchdog)"),
-    }
+    within_secs(60, "the test", f)
 }
 
+// Ignored: about 1 run in 3, even on an idle machine, the metrics show
+// steals, parks and unparks all 0: the second P never woke while the first
+// worked through the 200 queued tasks, so the steal assertion cannot hold.
+// That is a scheduler question (a missed wakep when a task spawns onto its
+// own P?), not a metrics one; the other counts this test checks agree in
+// every run. Run it with `cargo test -p spool-executor --test metrics --
+// --ignored` while investigating; the issue 16 note records it.
 #[test]
 #[ignore = "flaky (about 1 run in 3, unloaded): sometimes steals, parks and unparks are all 0 -- the second P never wakes while one P works through 200 queued tasks; a possible missed wakep under investigation, see the issue 16 note"]
 fn metrics_agree_with_the_tests_own_counts() {

@@ -8,22 +8,12 @@ use std::time::{Duration, Instant};
 
 use spool_executor::{Builder, Handle, spawn, spawn_blocking};
 
-/// Runs `f` on a thread; fails the test if it is not done in 60 s.
-fn within_60s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(v) => v,
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{what} hung (60 s)"),
-        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("{what} panicked (see above)"),
-    }
-}
+mod support;
+use support::within_secs;
 
 #[test]
 fn ten_thousand_closures_on_a_pool_of_8_right_results_bounded_threads_idle_exit() {
-    within_60s("10,000 closures", || {
+    within_secs(60, "10,000 closures", || {
         let rt = Builder::new()
             .procs(2)
             .max_blocking_threads(8)
@@ -84,7 +74,7 @@ fn ten_thousand_closures_on_a_pool_of_8_right_results_bounded_threads_idle_exit(
 
 #[test]
 fn a_panic_is_the_handles_join_error_and_the_pool_goes_on() {
-    within_60s("panicking closure", || {
+    within_secs(60, "panicking closure", || {
         let rt = Builder::new().procs(2).build().unwrap();
         rt.block_on(async {
             let e = spawn_blocking(|| -> u32 { panic!("a blocking closure panics") })
@@ -102,7 +92,7 @@ fn a_panic_is_the_handles_join_error_and_the_pool_goes_on() {
 
 #[test]
 fn closures_beyond_the_bound_queue_and_abort_cancels_a_queued_one() {
-    within_60s("queueing and abort", || {
+    within_secs(60, "queueing and abort", || {
         let rt = Builder::new()
             .procs(2)
             .max_blocking_threads(1)
@@ -126,7 +116,7 @@ fn closures_beyond_the_bound_queue_and_abort_cancels_a_queued_one() {
 
 #[test]
 fn closures_may_spawn_block_on_and_see_their_runtime() {
-    within_60s("runtime from a closure", || {
+    within_secs(60, "runtime from a closure", || {
         let rt = Builder::new().procs(2).build().unwrap();
         let v = rt.block_on(async {
             spawn_blocking(|| {
@@ -143,7 +133,7 @@ fn closures_may_spawn_block_on_and_see_their_runtime() {
 
 #[test]
 fn shutdown_waits_for_running_closures_and_cancels_queued_ones() {
-    within_60s("shutdown", || {
+    within_secs(60, "shutdown", || {
         let rt = Builder::new()
             .procs(2)
             .max_blocking_threads(1)
@@ -179,7 +169,7 @@ fn shutdown_waits_for_running_closures_and_cancels_queued_ones() {
 
 #[test]
 fn shutdown_timeout_abandons_a_closure_that_outlives_it() {
-    within_60s("shutdown timeout", || {
+    within_secs(60, "shutdown timeout", || {
         let rt = Builder::new().procs(2).build().unwrap();
         let (started, done) = (
             Arc::new(AtomicBool::new(false)),
