@@ -7,7 +7,8 @@
 //! recording as a second consumer beside an optional trace sink
 //! (`control::start`): the writer thread hands it every finished
 //! generation, and the window keeps the most recent ones (at least
-//! `min_age` of them, at most `max_bytes` plus one generation of memory),
+//! `min_age` of them, at most `max_bytes`; with the generation being
+//! recorded, at most `max_bytes` plus one generation of memory),
 //! recycling the arenas of the generations it drops.
 //! [`FlightRecorder::write_to`] cuts the open generation (a flush), so the
 //! dump ends at the moment of the call, and writes the file header and
@@ -194,7 +195,9 @@ pub struct FlightRecorderConfig {
     /// [`DEFAULT_MIN_AGE`]); `max_bytes` takes precedence.
     pub min_age: Duration,
     /// An upper bound on the window's memory (0: [`DEFAULT_MAX_BYTES`]);
-    /// the window may exceed it by one generation. At least [`MIN_MAX_BYTES`].
+    /// the window stays within it (its newest generation is kept even if
+    /// larger), and the recorder's memory within it plus the generation
+    /// being recorded. At least [`MIN_MAX_BYTES`].
     pub max_bytes: u64,
     /// Where [`FlightRecorder::dump`] and the triggers write
     /// (`spool-<pid>-<n>-<cause>.trace`); `None`: only `write_to`.

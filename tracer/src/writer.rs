@@ -424,6 +424,18 @@ impl Writer {
     /// Closes the current generation and opens the next (steps 1-5 above).
     fn flip(&mut self) {
         let global = LAST_GEN.fetch_add(1, Ordering::Relaxed) + 1;
+        if let (Some(ring), None) = (&self.ring, &self.spare) {
+            // The window's evictions for the generation closing now, early:
+            // the evicted arena serves the next one (`ring.rs`).
+            let evicted = ring.make_room(
+                self.generation.mem_bytes(),
+                self.gen_started,
+                Instant::now(),
+            );
+            for old in evicted {
+                self.reclaim(old);
+            }
+        }
         let arena = self.spare.take().unwrap_or_default();
         let next = Arc::new(Generation::new(
             global,
