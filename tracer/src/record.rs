@@ -31,7 +31,9 @@ use crate::mstate::{
     EventWriter, MState, RuntimeLoan, with_m, with_writer, writer_on, writer_on_chained,
 };
 use crate::publish::BASE_GEN;
-use crate::seq::{claim_status, next_seq, next_seq_from, next_seq_owned, pack, slot_gen};
+use crate::seq::{
+    bump_owned, claim_status, next_seq, next_seq_from, next_seq_owned, pack, slot_gen,
+};
 use crate::vocab::{
     BlockReason, GoTraceState, ProcTraceState, SpawnSite, StatusAtStart, StopReason, UNSET,
 };
@@ -250,7 +252,12 @@ fn start_run(id: u64, state: &GoTraceState, site: SpawnSite, chained: bool) {
             let slot = &state.0;
             // One load serves both the check and the update.
             let cur = slot.load(Ordering::Acquire);
-            let seq = if introducible(cur, w.generation) {
+            let seq = if slot_gen(cur) == w.generation {
+                // Seen in this generation already (every start but a
+                // task's first in it): known to the trace, status written.
+                // This M owns the task until its run ends (seam rule 3).
+                bump_owned(slot, cur)
+            } else if introducible(cur, w.generation) {
                 // This M took the task from a queue: nobody else records an
                 // event for it until its run ends (seam rule 3).
                 let q = next_seq_owned(slot, cur, w.generation);
@@ -276,7 +283,9 @@ fn start_run(id: u64, state: &GoTraceState, site: SpawnSite, chained: bool) {
 }
 
 /// Writes an event of the running task that ends its run (`GoStop`,
-/// `GoBlock`, `GoDestroy`), then forgets the task.
+/// `GoBlock`, `GoDestroy`), then forgets the task. Inlined into each of the
+/// three so the event type and the reason's presence are constants there.
+#[inline(always)]
 fn end_run(ty: u8, reason: Option<u64>) {
     with_m(|m| {
         if !m.running() {

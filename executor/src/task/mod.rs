@@ -114,7 +114,7 @@ impl Header {
     pub(crate) fn site(&self) -> SpawnSite {
         SpawnSite {
             location: self.vtable.location,
-            type_name: (self.vtable.fns.type_name)(),
+            type_name: self.vtable.type_name,
         }
     }
 }

@@ -62,6 +62,10 @@ pub(crate) struct Vtable {
     pub(crate) fns: Fns,
     /// Where `spawn` was called.
     pub(crate) location: &'static Location<'static>,
+    /// `(fns.type_name)()`, called once when the vtable is made: a traced
+    /// poll reads the spawn site with two loads instead of an indirect
+    /// call per `GoStart`.
+    pub(crate) type_name: &'static str,
 }
 
 /// What a finished task leaves: its value, or a panic payload. A

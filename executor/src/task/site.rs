@@ -84,6 +84,7 @@ fn lookup_slow(
             Box::leak(Box::new(Vtable {
                 fns: *fns,
                 location,
+                type_name: (fns.type_name)(),
             }))
         })
 }
